@@ -1,0 +1,99 @@
+#include "common/text.hpp"
+
+namespace spfgate {
+namespace {
+
+// Length of the valid UTF-8 sequence starting at text[i] (1..4), or 0 if the bytes there are not one.
+// Follows RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char b0 = byte(i);
+  if (b0 < 0x80) return 1;
+  std::size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    len = 2;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    len = 3;
+    if (b0 == 0xE0) lo = 0xA0;
+    if (b0 == 0xED) hi = 0x9F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    len = 4;
+    if (b0 == 0xF0) lo = 0x90;
+    if (b0 == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + len > text.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < len; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  return len;
+}
+
+bool is_control(unsigned char c) noexcept { return c < 0x20 || c == 0x7F; }
+
+}  // namespace
+
+std::string sanitize(std::string_view text, std::size_t max_bytes) {
+  // Each invalid byte becomes one '?', so the sanitised text is exactly as long as the input: it needs
+  // cutting only if the input is longer than the bound.
+  constexpr std::string_view ellipsis = "...";
+  const bool cut = text.size() > max_bytes;
+  const std::size_t budget = cut ? (max_bytes >= ellipsis.size() ? max_bytes - ellipsis.size() : max_bytes)
+                                 : text.size();
+  std::string out;
+  out.reserve(cut ? max_bytes : text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const std::size_t len = is_control(c) ? 0 : utf8_sequence_length(text, i);
+    if (out.size() + (len == 0 ? 1 : len) > budget) break;
+    if (len == 0) {
+      out.push_back('?');
+      i += 1;
+    } else {
+      out.append(text.substr(i, len));
+      i += len;
+    }
+  }
+  if (cut && max_bytes >= ellipsis.size()) out.append(ellipsis);
+  return out;
+}
+
+bool is_clean(std::string_view text) noexcept {
+  for (std::size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (is_control(c)) return false;
+    const std::size_t len = utf8_sequence_length(text, i);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view text) noexcept {
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace spfgate

@@ -1,0 +1,47 @@
+#include "common/ip.hpp"
+
+#include <gtest/gtest.h>
+
+using spfgate::Cidr;
+using spfgate::parse_ip;
+
+TEST(ParseIp, AcceptsPostfixForms) {
+  ASSERT_TRUE(parse_ip("192.0.2.1"));
+  ASSERT_TRUE(parse_ip("2001:db8::1"));
+  ASSERT_TRUE(parse_ip("::ffff:192.0.2.1"));
+  EXPECT_TRUE(parse_ip("::1")->is_v6());
+}
+
+TEST(ParseIp, RefusesEverythingElse) {
+  for (const char* bad : {"", " 192.0.2.1", "192.0.2.1 ", "bogus", "192.0.2", "192.0.2.256", "[192.0.2.1]",
+                          "fe80::1%eth0", "1.2.3.4.5", "2001:db8::1::2"})
+    EXPECT_FALSE(parse_ip(bad)) << bad;
+}
+
+TEST(Cidr, ParsesAndMatches) {
+  auto net = Cidr::parse("192.0.2.0/24");
+  ASSERT_TRUE(net);
+  EXPECT_TRUE(net->contains(*parse_ip("192.0.2.77")));
+  EXPECT_FALSE(net->contains(*parse_ip("192.0.3.1")));
+  EXPECT_TRUE(net->contains(*parse_ip("::ffff:192.0.2.9")));  // mapped address counts as IPv4
+  auto host = Cidr::parse("::1");
+  ASSERT_TRUE(host);
+  EXPECT_EQ(host->prefix, 128u);
+  EXPECT_TRUE(host->contains(*parse_ip("::1")));
+  auto mapped = Cidr::parse("::ffff:127.0.0.0/104");
+  ASSERT_TRUE(mapped);
+  EXPECT_TRUE(mapped->contains(*parse_ip("::ffff:127.0.0.1")));
+  EXPECT_TRUE(Cidr::parse("0.0.0.0/0")->contains(*parse_ip("203.0.113.5")));
+  EXPECT_FALSE(Cidr::parse("0.0.0.0/0")->contains(*parse_ip("2001:db8::5")));
+}
+
+TEST(Cidr, RefusesHostBitsAndBadLengths) {
+  std::string why;
+  EXPECT_FALSE(Cidr::parse("198.51.100.1/24", &why));
+  EXPECT_NE(why.find("host bits"), std::string::npos);
+  EXPECT_FALSE(Cidr::parse("192.0.2.0/33", &why));
+  EXPECT_FALSE(Cidr::parse("192.0.2.0/", &why));
+  EXPECT_FALSE(Cidr::parse("192.0.2.0/024", &why));
+  EXPECT_FALSE(Cidr::parse("2001:db8::1/32", &why));
+  EXPECT_FALSE(Cidr::parse(" 203.0.113.99", &why));
+}

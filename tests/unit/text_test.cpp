@@ -1,0 +1,47 @@
+#include "common/text.hpp"
+
+#include <gtest/gtest.h>
+
+using spfgate::is_clean;
+using spfgate::sanitize;
+
+TEST(Sanitize, KeepsPlainText) { EXPECT_EQ(sanitize("Pass (mailfrom) identity=mailfrom"), "Pass (mailfrom) identity=mailfrom"); }
+
+TEST(Sanitize, ReplacesLineBreaksNulAndControls) {
+  EXPECT_EQ(sanitize(std::string("a\r\nb\0c\td\x7f", 9)), "a??b?c?d?");
+}
+
+TEST(Sanitize, KeepsValidUtf8AndReplacesInvalidBytes) {
+  EXPECT_EQ(sanitize("j\xc3\xb6rg"), "j\xc3\xb6rg");
+  EXPECT_EQ(sanitize("j\xffrg"), "j?rg");
+  EXPECT_EQ(sanitize("\xc0\xaf"), "??");          // overlong '/'
+  EXPECT_EQ(sanitize("\xed\xa0\x80"), "???");     // UTF-16 surrogate
+  EXPECT_EQ(sanitize("\xe2\x82"), "??");          // truncated sequence
+}
+
+TEST(Sanitize, BoundsLengthWithoutSplittingUtf8) {
+  const std::string s = sanitize(std::string(1000, 'x'), 20);
+  EXPECT_EQ(s.size(), 20u);
+  EXPECT_EQ(s.substr(17), "...");
+  std::string umlauts;
+  for (int i = 0; i < 20; ++i) umlauts += "\xc3\xb6";
+  const std::string cut = sanitize(umlauts, 10);
+  EXPECT_LE(cut.size(), 10u);
+  EXPECT_TRUE(is_clean(cut));
+  EXPECT_EQ(cut, "\xc3\xb6\xc3\xb6\xc3\xb6...");
+}
+
+TEST(Sanitize, ExactFitIsNotCut) { EXPECT_EQ(sanitize("abcdef", 6), "abcdef"); }
+
+TEST(IsClean, DetectsControlsAndBadUtf8) {
+  EXPECT_TRUE(is_clean("hello w\xc3\xb6rld"));
+  EXPECT_FALSE(is_clean("a\nb"));
+  EXPECT_FALSE(is_clean("\x80"));
+}
+
+TEST(Text, LowerAndCompare) {
+  EXPECT_EQ(spfgate::ascii_lower("MiXeD.Example.ORG"), "mixed.example.org");
+  EXPECT_TRUE(spfgate::iequals("Pass", "pASS"));
+  EXPECT_FALSE(spfgate::iequals("Pass", "Passe"));
+  EXPECT_EQ(spfgate::trim("  x y \t\r\n"), "x y");
+}
