@@ -71,6 +71,21 @@ bool is_clean(std::string_view text) noexcept {
   return true;
 }
 
+std::string header_value(std::string_view value, std::size_t max_bytes) {
+  std::string clean = sanitize(value, max_bytes);
+  bool token = true;  // an empty value stays empty (pypolicyd-spf writes "envelope-from=;")
+  for (char c : clean)
+    if (c == ' ' || c == ';' || c == '"' || c == '\\' || c == '(' || c == ')') token = false;
+  if (token) return clean;
+  std::string out = "\"";
+  for (char c : clean) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
 std::string ascii_lower(std::string_view text) {
   std::string out(text);
   for (char& c : out)

@@ -30,6 +30,10 @@ inline std::string loggable(std::string_view text) { return sanitize(text, kMaxL
 // True if text holds no control character and is valid UTF-8 (what sanitize() would leave unchanged).
 bool is_clean(std::string_view text) noexcept;
 
+// A header key=value value: returned as is when it is a safe token (printable, no space, none of ;"\()),
+// otherwise as an RFC 5322 quoted-string with '"' and '\\' escaped. Sanitises first; empty stays empty.
+std::string header_value(std::string_view value, std::size_t max_bytes = 256);
+
 // ASCII lower-casing (DNS names, keywords); other bytes are left alone.
 std::string ascii_lower(std::string_view text);
 bool iequals(std::string_view a, std::string_view b) noexcept;

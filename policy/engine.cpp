@@ -1,0 +1,134 @@
+#include "policy/engine.hpp"
+
+#include "common/text.hpp"
+#include "policy/checks/bypass.hpp"
+
+namespace spfgate::policy {
+
+namespace asio = boost::asio;
+
+std::vector<std::unique_ptr<Check>> make_checks(std::shared_ptr<const config::Settings> settings) {
+  std::vector<std::unique_ptr<Check>> checks;
+  auto add = [&checks](std::vector<std::unique_ptr<Check>> more) {
+    for (auto& c : more) checks.push_back(std::move(c));
+  };
+  add(make_bypass_checks(settings));
+  return checks;
+}
+
+std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const config::Settings> settings) {
+  auto checks = make_checks(settings);
+  return std::make_shared<const Engine>(std::move(settings), Pipeline(std::move(checks)));
+}
+
+Engine::Engine(std::shared_ptr<const config::Settings> settings, Pipeline pipeline)
+    : settings_(std::move(settings)), pipeline_(std::move(pipeline)) {}
+
+std::string Engine::prefix(const PolicyRequest& request) const {
+  // pypolicyd-spf writes "<queue_id>: " (and ": " for an empty queue_id); we drop the empty prefix.
+  if (!settings_->queue_id_prefix || request.queue_id.empty()) return {};
+  return loggable(request.queue_id) + ": ";
+}
+
+namespace {
+
+bool repeats(DecisionKind kind) {
+  return kind == DecisionKind::Reject || kind == DecisionKind::Defer || kind == DecisionKind::DeferIfPermit ||
+         kind == DecisionKind::Accept;
+}
+
+std::string log_text(DecisionKind kind, const std::string& action) {
+  // pypolicyd-spf logs the answer text; a restriction class as "result_only <class>".
+  if (kind == DecisionKind::Accept) return "result_only " + action;
+  return action;
+}
+
+}  // namespace
+
+Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vector<Verdict>& verdicts,
+                      MessageCache& cache) const {
+  Answer a;
+  a.kind = d.kind;
+  a.action = d.action;
+  a.deciding_check = d.deciding_check;
+  for (const Verdict& v : verdicts) {
+    if (v.kind == VerdictKind::Skip && v.log.empty()) continue;
+    if (!a.details.empty()) a.details += "; ";
+    a.details += v.check + "=" + std::string(to_string(v.kind));
+    if (!v.log.empty()) a.details += " (" + sanitize(v.log, 300) + ")";
+  }
+  if (!request.instance.empty() && d.cacheable && d.kind != DecisionKind::Dunno) {
+    CachedMessage entry;
+    entry.kind = d.kind;
+    entry.action = d.action;
+    entry.pending_headers = d.later_headers;
+    entry.created = std::chrono::steady_clock::now();
+    cache.store(request.instance, std::move(entry));
+  }
+  const std::string pre = prefix(request);
+  if (d.kind == DecisionKind::Dunno) {
+    if (!d.unsent_headers.empty()) a.log_line = pre + "Header field not prepended: " + d.unsent_headers.front();
+  } else if (settings_->test_only && d.kind != DecisionKind::Prepend) {
+    a.log_line = pre + "TestOnly: would have answered \"" + log_text(d.kind, d.action) + "\"";
+    a.action = "dunno";
+    a.kind = DecisionKind::Dunno;
+  } else if (settings_->prospective && d.kind == DecisionKind::Prepend) {
+    a.action = "dunno";  // pypolicyd-spf: Prospective answers headers with DUNNO, silently
+    a.kind = DecisionKind::Dunno;
+  } else {
+    a.log_line = pre + log_text(d.kind, d.action);
+  }
+  a.log_line = sanitize(a.log_line, 2048);
+  return a;
+}
+
+asio::awaitable<Answer> Engine::handle(const PolicyRequest& request, dns::Resolver& resolver, MessageCache& cache,
+                                       dns::Deadline deadline) const {
+  if (settings_->mock) {
+    Answer a;
+    a.action = "dunno mock header field that should be ignored";
+    co_return a;
+  }
+  if (!request.instance.empty()) {
+    if (CachedMessage* cached = cache.find(request.instance, std::chrono::steady_clock::now())) {
+      Answer a;
+      a.from_cache = true;
+      if (repeats(cached->kind)) {
+        a.kind = cached->kind;
+        a.action = cached->action;
+        if (settings_->test_only) {
+          a.kind = DecisionKind::Dunno;
+          a.action = "dunno";
+        } else {
+          a.log_line = sanitize(prefix(request) + log_text(cached->kind, cached->action), 2048);
+        }
+      } else if (!cached->pending_headers.empty() && request.can_prepend() && !settings_->prospective) {
+        a.kind = DecisionKind::Prepend;
+        a.action = "prepend " + cached->pending_headers.front();
+        cached->pending_headers.pop_front();
+        a.log_line = sanitize(prefix(request) + a.action, 2048);
+      } else {
+        a.action = "dunno";
+      }
+      co_return a;
+    }
+  }
+  const bool have_client = request.client || settings_->prospective;
+  if (!have_client) {
+    // pypolicyd-spf answers DUNNO without a client address, and crashes on a bad one; we answer DUNNO.
+    Answer a;
+    a.action = "dunno";
+    if (!request.client_address.empty())
+      a.log_line = prefix(request) + "invalid client_address \"" + loggable(request.client_address) +
+                   "\": not checked";
+    co_return a;
+  }
+  const std::optional<IpAddress> client = settings_->prospective ? settings_->prospective : request.client;
+  Evidence evidence(resolver, client, deadline);
+  CheckContext ctx{resolver, deadline, evidence, false};
+  std::vector<Verdict> verdicts = co_await pipeline_.run(request, ctx);
+  Decision d = decide(verdicts, *settings_, request.can_prepend());
+  co_return finish(request, std::move(d), verdicts, cache);
+}
+
+}  // namespace spfgate::policy

@@ -1,0 +1,61 @@
+// policy/engine.hpp: answers one policy request — the whole policy layer behind one call.
+//
+//   auto engine = Engine::build(settings);                  // at start-up and on every reload
+//   Answer a = co_await engine->handle(request, resolver, cache, deadline);
+//   write("action=" + a.action); log(a.log_line);
+//
+// handle() applies, in order: Mock; the per-message cache (a later recipient of a message already
+// answered gets the same reject/defer, or the next pending header, or DUNNO); the pipeline of checks;
+// decide(); TestOnly (anything but a header becomes DUNNO, and the would-be answer is logged); Prospective
+// (headers become DUNNO). It returns exactly one action and the decision log line in pypolicyd-spf's
+// format ("[<queue_id>: ]<action>"), so existing log rules keep matching.
+//
+// An Engine is immutable and shared by all connections; a reload builds a new one while requests in
+// flight finish on the old one. The MessageCache and the Resolver outlive engines.
+// Failure: handle() does not throw for anything a peer or DNS can cause.
+#pragma once
+
+#include "config/settings.hpp"
+#include "policy/decision.hpp"
+#include "policy/message_cache.hpp"
+#include "policy/pipeline.hpp"
+
+#include <memory>
+#include <string>
+
+namespace spfgate::policy {
+
+struct Answer {
+  std::string action;        // after "action=" (sanitised by the codec when written)
+  DecisionKind kind = DecisionKind::Dunno;
+  std::string log_line;      // info-level decision line; empty: nothing worth logging at info
+  std::string details;       // debug-level line: every check's verdict
+  std::string deciding_check;
+  bool from_cache = false;
+  unsigned dns_queries = 0;
+};
+
+class Engine {
+ public:
+  static std::shared_ptr<const Engine> build(std::shared_ptr<const config::Settings> settings);
+  Engine(std::shared_ptr<const config::Settings> settings, Pipeline pipeline);
+
+  boost::asio::awaitable<Answer> handle(const PolicyRequest& request, dns::Resolver& resolver,
+                                        MessageCache& cache, dns::Deadline deadline) const;
+
+  const config::Settings& settings() const noexcept { return *settings_; }
+  const Pipeline& pipeline() const noexcept { return pipeline_; }
+
+ private:
+  Answer finish(const PolicyRequest& request, Decision decision, const std::vector<Verdict>& verdicts,
+                MessageCache& cache) const;
+  std::string prefix(const PolicyRequest& request) const;
+
+  std::shared_ptr<const config::Settings> settings_;
+  Pipeline pipeline_;
+};
+
+// Every check the settings ask for, from every check module (the one place a new check is registered).
+std::vector<std::unique_ptr<Check>> make_checks(std::shared_ptr<const config::Settings> settings);
+
+}  // namespace spfgate::policy

@@ -1,0 +1,121 @@
+#include "policy/evidence.hpp"
+
+#include "common/async.hpp"
+
+#include <algorithm>
+
+namespace spfgate::policy {
+
+namespace asio = boost::asio;
+
+std::string_view to_string(IprevResult result) noexcept {
+  switch (result) {
+    case IprevResult::Pass: return "pass";
+    case IprevResult::Fail: return "fail";
+    case IprevResult::PermError: return "permerror";
+    case IprevResult::TempError: return "temperror";
+  }
+  return "?";
+}
+
+namespace {
+
+// Postfix's valid_hostname(): what a PTR name must look like before we trust it as a host name.
+bool plausible_host_name(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  bool all_numeric = true;
+  std::size_t label = 0;
+  char prev = '.';
+  for (char c : name) {
+    if (c == '.') {
+      if (label == 0 || prev == '-') return false;
+      label = 0;
+    } else {
+      const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+      const bool digit = c >= '0' && c <= '9';
+      if (!alpha && !digit && c != '-') return false;
+      if (c == '-' && label == 0) return false;
+      if (!digit) all_numeric = false;
+      if (++label > 63) return false;
+    }
+    prev = c;
+  }
+  return label > 0 && prev != '-' && !all_numeric;
+}
+
+asio::awaitable<dns::DnsAnswer> forward(dns::Resolver& resolver, std::string name, dns::RrType type,
+                                        dns::Deadline deadline) {
+  co_return co_await resolver.query(std::move(name), type, deadline);
+}
+
+}  // namespace
+
+asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress client, dns::Deadline deadline,
+                                            unsigned max_names) {
+  IprevEvidence ev;
+  const IpAddress ip = unmap(client);
+  const dns::DnsAnswer ptr = co_await resolver.query(dns::reverse_name(ip), dns::RrType::PTR, deadline);
+  ++ev.dns_queries;
+  if (ptr.is_temporary()) {
+    ev.result = IprevResult::TempError;
+    ev.why = "PTR lookup " + std::string(dns::to_string(ptr.status)) + (ptr.why.empty() ? "" : ": " + ptr.why);
+    co_return ev;
+  }
+  for (const auto& n : ptr.names) {
+    if (ev.ptr_names.size() >= max_names) break;
+    if (plausible_host_name(n) && std::find(ev.ptr_names.begin(), ev.ptr_names.end(), n) == ev.ptr_names.end())
+      ev.ptr_names.push_back(n);
+  }
+  if (ev.ptr_names.empty()) {
+    ev.result = IprevResult::PermError;
+    ev.why = ptr.ok() ? "no valid host name in the PTR records" : "no PTR record";
+    co_return ev;
+  }
+  // Forward lookups of every name at once (RFC 8601 §3: all names, not only the first as Postfix does).
+  const dns::RrType type = ip.is_v4() ? dns::RrType::A : dns::RrType::AAAA;
+  std::vector<asio::awaitable<dns::DnsAnswer>> lookups;
+  for (const auto& name : ev.ptr_names) lookups.push_back(forward(resolver, name, type, deadline));
+  const std::vector<dns::DnsAnswer> answers = co_await gather(std::move(lookups));
+  ev.dns_queries += static_cast<unsigned>(answers.size());
+  bool temporary = false;
+  std::string temporary_why;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    const auto& a = answers[i];
+    if (a.is_temporary()) {
+      temporary = true;
+      if (temporary_why.empty())
+        temporary_why = ev.ptr_names[i] + ": " + std::string(dns::to_string(a.status)) +
+                        (a.why.empty() ? "" : " (" + a.why + ")");
+      continue;
+    }
+    for (const auto& addr : a.addresses)
+      if (unmap(addr) == ip) {
+        ev.confirmed_names.push_back(ev.ptr_names[i]);
+        if (a.dnssec == dns::Dnssec::Secure && ptr.dnssec == dns::Dnssec::Secure) ev.secure = true;
+        break;
+      }
+  }
+  if (!ev.confirmed_names.empty()) {
+    ev.result = IprevResult::Pass;
+  } else if (temporary) {
+    ev.result = IprevResult::TempError;
+    ev.why = "forward lookup failed for " + temporary_why;
+  } else {
+    ev.result = IprevResult::Fail;
+    ev.why = "no PTR name resolves back to " + ip.to_string();
+  }
+  co_return ev;
+}
+
+Evidence::Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns::Deadline deadline)
+    : iprev_([&resolver, client, deadline]() -> asio::awaitable<IprevEvidence> {
+        if (!client) {
+          IprevEvidence none;
+          none.result = IprevResult::PermError;
+          none.why = "no client address";
+          co_return none;
+        }
+        co_return co_await lookup_iprev(resolver, *client, deadline);
+      }) {}
+
+}  // namespace spfgate::policy

@@ -1,0 +1,56 @@
+// policy/message_cache.hpp: what was answered for each message (Postfix's `instance`), so that later
+// requests of the same message get a consistent answer.
+//
+//   if (auto* e = cache.find(instance, now)) { ...repeat or continue... } else { ... cache.store(...) }
+//
+// Postfix calls the policy once per RCPT (and maybe at DATA); a header must be prepended once per message,
+// and a reject or defer must be repeated for every recipient with the same text (pypolicyd-spf turned a
+// repeated 5.7.24 into 5.7.23; we repeat the exact action). Unlike pypolicyd-spf's dictionary, which
+// grows for the life of the process, this cache is bounded in size (least recently used entries go
+// first) and in age.
+// Single-threaded (one io_context); not thread-safe.
+#pragma once
+
+#include "policy/decision.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <list>
+#include <string>
+#include <unordered_map>
+
+namespace spfgate::policy {
+
+struct CachedMessage {
+  DecisionKind kind = DecisionKind::Dunno;
+  std::string action;                  // repeated for Reject/Defer/DeferIfPermit/Accept
+  std::deque<std::string> pending_headers;  // still to be prepended, one per later request
+  std::chrono::steady_clock::time_point created;
+};
+
+class MessageCache {
+ public:
+  // A message's requests come within minutes; an hour bounds even a very slow session.
+  static constexpr std::size_t kDefaultMaxEntries = 20000;
+  static constexpr std::chrono::seconds kDefaultMaxAge{3600};
+
+  explicit MessageCache(std::size_t max_entries = kDefaultMaxEntries,
+                        std::chrono::seconds max_age = kDefaultMaxAge)
+      : max_entries_(max_entries), max_age_(max_age) {}
+
+  // The entry for `instance`, or nullptr (also when it is older than max_age).
+  CachedMessage* find(const std::string& instance, std::chrono::steady_clock::time_point now);
+  void store(const std::string& instance, CachedMessage entry);
+  std::size_t size() const noexcept { return index_.size(); }
+  void clear();
+
+ private:
+  using Entries = std::list<std::pair<std::string, CachedMessage>>;
+  std::size_t max_entries_;
+  std::chrono::seconds max_age_;
+  Entries entries_;  // most recently used first
+  std::unordered_map<std::string, Entries::iterator> index_;
+};
+
+}  // namespace spfgate::policy

@@ -1,0 +1,52 @@
+#include "policy/request.hpp"
+
+#include "common/text.hpp"
+
+namespace spfgate::policy {
+
+PolicyRequest PolicyRequest::from(std::vector<Attribute> attributes) {
+  PolicyRequest r;
+  r.attributes = std::move(attributes);
+  // Walk in order so that the last occurrence of an attribute wins.
+  for (const auto& [name, value] : r.attributes) {
+    if (name == "protocol_state") r.protocol_state = value;
+    else if (name == "queue_id") r.queue_id = value;
+    else if (name == "request") r.request = ascii_lower(value);
+    else if (name == "client_address") r.client_address = ascii_lower(value);
+    else if (name == "client_name") r.client_name = ascii_lower(value);
+    else if (name == "reverse_client_name") r.reverse_client_name = ascii_lower(value);
+    else if (name == "helo_name") {
+      r.has_helo = true;
+      r.helo = ascii_lower(value);
+    } else if (name == "sender") r.sender = ascii_lower(value);
+    else if (name == "recipient") r.recipient = ascii_lower(value);
+    else if (name == "instance") r.instance = ascii_lower(value);
+    else if (name == "sasl_username") r.sasl_username = value;
+  }
+  r.client = parse_ip(r.client_address);
+  return r;
+}
+
+std::optional<std::string_view> PolicyRequest::get(std::string_view name) const {
+  for (auto it = attributes.rbegin(); it != attributes.rend(); ++it)
+    if (it->first == name) return std::string_view(it->second);
+  return std::nullopt;
+}
+
+std::string_view PolicyRequest::sender_domain() const {
+  const auto at = sender.rfind('@');
+  return at == std::string::npos ? std::string_view(sender) : std::string_view(sender).substr(at + 1);
+}
+
+std::string_view PolicyRequest::recipient_domain() const {
+  const auto at = recipient.rfind('@');
+  return at == std::string::npos ? std::string_view(recipient) : std::string_view(recipient).substr(at + 1);
+}
+
+bool PolicyRequest::can_prepend() const {
+  // An absent protocol_state is a hand-made request (testing): treat it like RCPT.
+  return protocol_state.empty() || protocol_state == "MAIL" || protocol_state == "RCPT" ||
+         protocol_state == "DATA";
+}
+
+}  // namespace spfgate::policy

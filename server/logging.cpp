@@ -1,0 +1,90 @@
+#include "server/logging.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/sinks/systemd_sink.h>
+#include <syslog.h>
+
+#include <stdexcept>
+
+namespace spfgate::server {
+
+namespace {
+
+int facility_code(const std::string& name) {
+  static const std::pair<const char*, int> table[] = {
+      {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},     {"local0", LOG_LOCAL0},
+      {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+      {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+  for (const auto& [n, code] : table)
+    if (name == n) return code;
+  throw std::runtime_error("unknown syslog facility '" + name + "'");
+}
+
+}  // namespace
+
+spdlog::level::level_enum level_for(const config::Settings& s) {
+  if (!s.log_level.empty()) {
+    if (s.log_level == "warning") return spdlog::level::warn;
+    return spdlog::level::from_str(s.log_level);
+  }
+  if (s.debug_level < 0) return spdlog::level::off;
+  switch (s.debug_level) {
+    case 0: return spdlog::level::err;
+    case 1: return spdlog::level::info;
+    case 2: return spdlog::level::debug;
+    default: return spdlog::level::trace;
+  }
+}
+
+void setup_logging(const config::Settings& s) {
+  const config::LogTarget target = s.log_target.value_or(s.spawn ? config::LogTarget::Syslog : config::LogTarget::Stderr);
+  spdlog::sink_ptr sink;
+  switch (target) {
+    case config::LogTarget::Stderr:
+      sink = std::make_shared<spdlog::sinks::stderr_sink_st>();
+      sink->set_pattern("%Y-%m-%d %H:%M:%S.%e spfgate[%P]: %^%l%$: %v");
+      break;
+    case config::LogTarget::Syslog:
+      sink = std::make_shared<spdlog::sinks::syslog_sink_st>(s.syslog_ident, LOG_PID, facility_code(s.syslog_facility),
+                                                             false);
+      sink->set_pattern("%v");
+      break;
+    case config::LogTarget::Journald:
+      sink = std::make_shared<spdlog::sinks::systemd_sink_st>(s.syslog_ident, false);
+      sink->set_pattern("%v");
+      break;
+  }
+  auto logger = std::make_shared<spdlog::logger>("spfgate", sink);
+  logger->set_level(level_for(s));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+void RateLimitedLog::warn(const std::string& key, const std::string& message) {
+  const auto now = std::chrono::steady_clock::now();
+  auto it = slots_.find(key);
+  if (it == slots_.end()) {
+    if (slots_.size() >= max_keys_) {
+      // Forget stale peers first; if all are fresh, stay bounded by dropping everything.
+      std::erase_if(slots_, [&](const auto& kv) { return now - kv.second.last >= interval_; });
+      if (slots_.size() >= max_keys_) slots_.clear();
+    }
+    slots_.emplace(key, Slot{now, 0});
+    spdlog::warn("{}", message);
+    return;
+  }
+  Slot& slot = it->second;
+  if (now - slot.last < interval_) {
+    ++slot.suppressed;
+    return;
+  }
+  if (slot.suppressed > 0)
+    spdlog::warn("{} ({} similar warnings for {} suppressed)", message, slot.suppressed, key);
+  else
+    spdlog::warn("{}", message);
+  slot.last = now;
+  slot.suppressed = 0;
+}
+
+}  // namespace spfgate::server

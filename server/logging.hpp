@@ -1,0 +1,45 @@
+// server/logging.hpp: where log lines go, and at which level.
+//
+//   server::setup_logging(settings);   // at start-up and after every reload
+//   spdlog::info("...");                // everywhere else
+//
+// Targets: stderr (default for the daemon), syslog (facility mail, ident spfgate; the default in spawn
+// mode, where stderr is the Postfix socket and must never be written), or journald. The level follows
+// pypolicyd-spf's debugLevel unless log-level is set: -1 off, 0 error, 1 info (one line per decision),
+// 2 debug (every check), 3+ trace (every DNS query).
+// Peer-triggered warnings go through RateLimitedLog so a hostile client cannot flood the log.
+// Failure: setup_logging() throws std::runtime_error when the target cannot be opened.
+#pragma once
+
+#include "config/settings.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <string>
+#include <unordered_map>
+
+namespace spfgate::server {
+
+void setup_logging(const config::Settings& settings);
+
+spdlog::level::level_enum level_for(const config::Settings& settings);
+
+// At most one line per key (e.g. the peer) per interval; the next line says how many were suppressed.
+class RateLimitedLog {
+ public:
+  explicit RateLimitedLog(std::chrono::seconds interval = std::chrono::seconds(60), std::size_t max_keys = 4096)
+      : interval_(interval), max_keys_(max_keys) {}
+  void warn(const std::string& key, const std::string& message);
+
+ private:
+  struct Slot {
+    std::chrono::steady_clock::time_point last;
+    unsigned suppressed = 0;
+  };
+  std::chrono::seconds interval_;
+  std::size_t max_keys_;
+  std::unordered_map<std::string, Slot> slots_;
+};
+
+}  // namespace spfgate::server

@@ -1,0 +1,362 @@
+#include "server/server.hpp"
+
+#include "common/text.hpp"
+#include "config/error.hpp"
+#include "server/connection.hpp"
+#include "server/listen_spec.hpp"
+#include "server/stdio_stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace spfgate::server {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+uid_t lookup_user(const std::string& name, gid_t* primary_group) {
+  struct passwd* pw = ::getpwnam(name.c_str());
+  if (!pw) throw config::Error("unknown user '" + name + "'");
+  if (primary_group) *primary_group = pw->pw_gid;
+  return pw->pw_uid;
+}
+
+gid_t lookup_group(const std::string& name) {
+  struct group* gr = ::getgrnam(name.c_str());
+  if (!gr) throw config::Error("unknown group '" + name + "'");
+  return gr->gr_gid;
+}
+
+template <class Acceptor, class Socket>
+asio::awaitable<void> accept_loop(std::shared_ptr<ServerState> state, Acceptor& acceptor, std::string name) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      // EMFILE and the like: log, back off briefly, keep serving the connections we have.
+      state->peer_warnings.warn("accept:" + name, "accept on " + name + " failed: " + ec.message());
+      asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    if (state->stopping) co_return;
+    if (state->connections.size() >= state->settings->max_connections) {
+      state->peer_warnings.warn("limit:" + name, "connection limit (max-connections " +
+                                                     std::to_string(state->settings->max_connections) +
+                                                     ") reached on " + name + "; refusing new connections");
+      boost::system::error_code ignore;
+      socket.close(ignore);
+      continue;
+    }
+    std::string peer;
+    if constexpr (std::is_same_v<Socket, asio::ip::tcp::socket>) {
+      boost::system::error_code pec;
+      auto ep = socket.remote_endpoint(pec);
+      peer = pec ? name : ep.address().to_string() + ":" + std::to_string(ep.port());
+    } else {
+      peer = name + "#" + std::to_string(state->next_connection_id);
+    }
+    ++state->next_connection_id;
+    start_connection(state, std::move(socket), std::move(peer));
+  }
+}
+
+}  // namespace
+
+Server::Server(std::vector<std::string> args, config::Loaded loaded, ResolverFactory make_resolver)
+    : io_(std::make_unique<asio::io_context>(1)), args_(std::move(args)), state_(std::make_shared<ServerState>()) {
+  auto settings = std::make_shared<const config::Settings>(std::move(loaded.settings));
+  state_->settings = settings;
+  if (settings->spawn) {
+    // In spawn mode fd 1 and fd 2 are the Postfix socket. Keep a private duplicate for replies and point
+    // both at /dev/null, so that nothing (a library, a stray message) can ever write into the protocol.
+    serve_single_ = true;
+  }
+  resolver_ = make_resolver(*io_, *settings);
+  state_->resolver = resolver_.get();
+  state_->engine = policy::Engine::build(settings);
+  for (const auto& n : loaded.notices) spdlog::warn("{}", n);
+}
+
+Server::~Server() {
+  // Destroy pending coroutines while the resolver, the cache and the state they point to still exist.
+  io_.reset();
+  for (const auto& path : unix_paths_) ::unlink(path.c_str());
+}
+
+void Server::bind_unix(const ListenSpec& spec) {
+  namespace fs = std::filesystem;
+  std::error_code fec;
+  const fs::path parent = fs::path(spec.path).parent_path();
+  if (!fs::exists(parent, fec)) {
+    fs::create_directories(parent, fec);
+    if (fec) throw std::runtime_error("cannot create " + parent.string() + ": " + fec.message());
+  }
+  struct stat st {};
+  if (::lstat(spec.path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) throw std::runtime_error(spec.path + " exists and is not a socket");
+    // A live socket means another instance: refuse rather than steal it.
+    asio::local::stream_protocol::socket probe(*io_);
+    boost::system::error_code ec;
+    probe.connect(asio::local::stream_protocol::endpoint(spec.path), ec);
+    if (!ec) throw std::runtime_error(spec.path + " is in use by another process");
+    ::unlink(spec.path.c_str());
+  }
+  auto acceptor = std::make_shared<asio::local::stream_protocol::acceptor>(*io_);
+  acceptor->open();
+  boost::system::error_code ec;
+  acceptor->bind(asio::local::stream_protocol::endpoint(spec.path), ec);
+  if (ec) throw std::runtime_error("cannot bind " + spec.path + ": " + ec.message());
+  acceptor->listen(asio::socket_base::max_listen_connections);
+  unix_paths_.push_back(spec.path);
+  if (::chmod(spec.path.c_str(), spec.mode) != 0)
+    throw std::runtime_error("cannot chmod " + spec.path + ": " + errno_text());
+  if (!spec.owner.empty() || !spec.group.empty()) {
+    gid_t gid = static_cast<gid_t>(-1);
+    uid_t uid = static_cast<uid_t>(-1);
+    if (!spec.owner.empty()) uid = lookup_user(spec.owner, nullptr);
+    if (!spec.group.empty()) gid = lookup_group(spec.group);
+    if (::chown(spec.path.c_str(), uid, gid) != 0)
+      throw std::runtime_error("cannot chown " + spec.path + ": " + errno_text());
+  }
+  spdlog::info("listening on unix:{}", spec.path);
+  asio::co_spawn(*io_, accept_loop<asio::local::stream_protocol::acceptor, asio::local::stream_protocol::socket>(
+                           state_, *acceptor, "unix:" + spec.path),
+                 [acceptor](std::exception_ptr) {});
+  close_listeners_.push_back([acceptor] {
+    boost::system::error_code ignore;
+    acceptor->close(ignore);
+  });
+}
+
+void Server::bind_tcp(const ListenSpec& spec) {
+  auto acceptor = std::make_shared<asio::ip::tcp::acceptor>(*io_);
+  const asio::ip::tcp::endpoint ep(asio::ip::make_address(spec.host), spec.port);
+  boost::system::error_code ec;
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && ep.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + spec.text + ": " + ec.message());
+  const std::string name = "tcp:" + spec.host + ":" + std::to_string(acceptor->local_endpoint().port());
+  spdlog::info("listening on {}", name);
+  asio::co_spawn(*io_, accept_loop<asio::ip::tcp::acceptor, asio::ip::tcp::socket>(state_, *acceptor, name),
+                 [acceptor](std::exception_ptr) {});
+  close_listeners_.push_back([acceptor] {
+    boost::system::error_code ignore;
+    acceptor->close(ignore);
+  });
+}
+
+void Server::adopt_systemd_sockets() {
+  const int n = ::sd_listen_fds(1);
+  if (n <= 0) return;
+  for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; ++fd) {
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+    struct sockaddr_storage ss {};
+    socklen_t sslen = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sslen) != 0)
+      throw std::runtime_error("systemd socket fd " + std::to_string(fd) + ": " + errno_text());
+    if (!listening) {
+      // Accept=yes: systemd hands us one connected socket; serve it like --spawn.
+      serve_single_ = true;
+      single_fd_ = fd;
+      continue;
+    }
+    if (ss.ss_family == AF_UNIX) {
+      auto acceptor = std::make_shared<asio::local::stream_protocol::acceptor>(*io_, asio::local::stream_protocol(), fd);
+      const std::string name = "systemd:unix#" + std::to_string(fd);
+      spdlog::info("listening on a socket from systemd (fd {}, unix)", fd);
+      asio::co_spawn(*io_, accept_loop<asio::local::stream_protocol::acceptor, asio::local::stream_protocol::socket>(
+                               state_, *acceptor, name),
+                     [acceptor](std::exception_ptr) {});
+      close_listeners_.push_back([acceptor] {
+        boost::system::error_code ignore;
+        acceptor->close(ignore);
+      });
+    } else if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+      auto acceptor = std::make_shared<asio::ip::tcp::acceptor>(
+          *io_, ss.ss_family == AF_INET ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), fd);
+      const std::string name = "systemd:tcp#" + std::to_string(fd);
+      spdlog::info("listening on a socket from systemd (fd {}, tcp)", fd);
+      asio::co_spawn(*io_, accept_loop<asio::ip::tcp::acceptor, asio::ip::tcp::socket>(state_, *acceptor, name),
+                     [acceptor](std::exception_ptr) {});
+      close_listeners_.push_back([acceptor] {
+        boost::system::error_code ignore;
+        acceptor->close(ignore);
+      });
+    } else {
+      throw std::runtime_error("systemd socket fd " + std::to_string(fd) + " is neither unix nor tcp");
+    }
+  }
+}
+
+void Server::open_listeners() {
+  const auto& s = *state_->settings;
+  if (s.spawn) return;
+  adopt_systemd_sockets();
+  std::vector<std::string> specs = s.listen;
+  if (specs.empty() && close_listeners_.empty() && !serve_single_) specs.emplace_back(kDefaultListen);
+  for (const auto& text : specs) {
+    const ListenSpec spec = parse_listen(text);
+    if (spec.kind == ListenSpec::Kind::Unix) bind_unix(spec);
+    else bind_tcp(spec);
+  }
+}
+
+void Server::drop_privileges() {
+  const auto& s = *state_->settings;
+  if (s.user.empty() && s.group.empty()) return;
+  gid_t gid = 0;
+  uid_t uid = static_cast<uid_t>(-1);
+  bool have_gid = false;
+  if (!s.user.empty()) {
+    uid = lookup_user(s.user, &gid);
+    have_gid = true;
+  }
+  if (!s.group.empty()) {
+    gid = lookup_group(s.group);
+    have_gid = true;
+  }
+  if (have_gid) {
+    if (::setgroups(1, &gid) != 0 && errno != EPERM) throw std::runtime_error("setgroups: " + errno_text());
+    if (::setgid(gid) != 0) throw std::runtime_error("setgid(" + std::to_string(gid) + "): " + errno_text());
+  }
+  if (uid != static_cast<uid_t>(-1)) {
+    if (::setuid(uid) != 0) throw std::runtime_error("setuid(" + std::to_string(uid) + "): " + errno_text());
+    if (uid != 0 && ::setuid(0) == 0) throw std::runtime_error("could regain root after dropping privileges");
+  }
+  spdlog::info("running as uid {} gid {}", ::getuid(), ::getgid());
+}
+
+void Server::start_signals() {
+  signals_.emplace(*io_, SIGTERM, SIGINT, SIGHUP);
+  auto wait = std::make_shared<std::function<void()>>();
+  *wait = [this, wait] {
+    signals_->async_wait([this, wait](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        reload();
+        (*wait)();
+      } else {
+        begin_shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      }
+    });
+  };
+  (*wait)();
+}
+
+void Server::reload() {
+  try {
+    config::Loaded loaded = config::load(args_);
+    auto fresh = std::make_shared<const config::Settings>(std::move(loaded.settings));
+    auto engine = policy::Engine::build(fresh);
+    const auto& old = *state_->settings;
+    if (fresh->listen != old.listen || fresh->user != old.user || fresh->group != old.group ||
+        fresh->dns_forwarders != old.dns_forwarders || fresh->resolver_config != old.resolver_config ||
+        fresh->trust_anchor_file != old.trust_anchor_file || fresh->dnssec != old.dnssec ||
+        fresh->dns_cache_size != old.dns_cache_size)
+      spdlog::warn("reload: listener, user and DNS settings changes take effect only after a restart");
+    // Keep the spawn-mode flag: it comes from the command line and cannot change.
+    if (fresh->spawn != old.spawn) throw config::Error("--spawn cannot change on reload");
+    setup_logging(*fresh);
+    state_->settings = fresh;
+    state_->engine = std::move(engine);
+    for (const auto& n : loaded.notices) spdlog::warn("{}", n);
+    spdlog::info("configuration reloaded");
+  } catch (const std::exception& e) {
+    spdlog::error("reload failed, keeping the previous configuration: {}", e.what());
+  }
+}
+
+void Server::begin_shutdown(const char* why) {
+  if (state_->stopping) return;
+  state_->stopping = true;
+  spdlog::info("{}: stopping; {} connection(s) open", why, state_->connections.size());
+  for (auto& close : close_listeners_) close();
+  if (signals_) {
+    boost::system::error_code ignore;
+    signals_->cancel(ignore);
+  }
+  auto io = io_.get();
+  state_->on_idle = [io] { io->stop(); };
+  // Copy: shutdown() may destroy connections and so modify the set.
+  std::vector<ConnectionBase*> open(state_->connections.begin(), state_->connections.end());
+  for (auto* c : open)
+    if (state_->connections.count(c)) c->shutdown();
+  if (state_->connections.empty()) {
+    io_->stop();
+    return;
+  }
+  auto timer = std::make_shared<asio::steady_timer>(*io_, state_->settings->shutdown_timeout);
+  timer->async_wait([timer, io, state = state_](const boost::system::error_code& ec) {
+    if (ec) return;
+    spdlog::warn("shutdown-timeout passed with {} connection(s) still busy; exiting", state->connections.size());
+    io->stop();
+  });
+}
+
+int Server::run() {
+  open_listeners();
+  drop_privileges();
+  start_signals();
+  if (serve_single_) {
+    auto io = io_.get();
+    auto done = [io] { io->stop(); };
+    if (single_fd_ >= 0) {
+      asio::local::stream_protocol::socket socket(*io_);
+      struct sockaddr_storage ss {};
+      socklen_t len = sizeof ss;
+      ::getsockname(single_fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+      if (ss.ss_family == AF_UNIX) {
+        socket.assign(asio::local::stream_protocol(), single_fd_);
+        start_connection(state_, std::move(socket), "systemd-connection", done);
+      } else {
+        asio::ip::tcp::socket tcp(*io_, ss.ss_family == AF_INET ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), single_fd_);
+        start_connection(state_, std::move(tcp), "systemd-connection", done);
+      }
+    } else {
+      StdioStream stdio(io_->get_executor(), STDIN_FILENO, STDOUT_FILENO);
+      // From now on nothing but our replies may reach the Postfix socket.
+      const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+      if (devnull >= 0) {
+        ::dup2(devnull, STDOUT_FILENO);
+        ::dup2(devnull, STDERR_FILENO);
+        ::close(devnull);
+      }
+      start_connection(state_, std::move(stdio), "spawn", done);
+    }
+  }
+  if (!serve_single_ && close_listeners_.empty()) throw std::runtime_error("no listener configured");
+  spdlog::info("spfgate {} ready", SPFGATE_VERSION);
+  io_->run();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace spfgate::server
