@@ -32,7 +32,8 @@ std::vector<std::string> bypass_headers(std::string_view comment, const HeaderFi
                               "; envelope-from=" + header_value(f.sender) +
                               "; receiver=" + header_value(f.receiver);
   std::vector<std::string> out;
-  if (settings.header_type.spf) out.push_back("X-Comment: " + std::string(comment) + " - " + details + " ");
+  // With Header_Type None the header is still built: decide() logs it as "not prepended".
+  if (settings.header_type.spf || settings.header_type.none()) out.push_back("X-Comment: " + std::string(comment) + " - " + details + " ");
   if (settings.header_type.ar)
     out.push_back("Authentication-Results: " + settings.authserv_id + "; none (" + std::string(comment) +
                   " -  " + details + ")");

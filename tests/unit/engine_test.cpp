@@ -1,0 +1,164 @@
+// The Engine with the bypass stage: the exact pypolicyd-spf answers (reference §4.6 (d), §4.7).
+#include "config/options.hpp"
+#include "policy/checks/bypass.hpp"
+#include "policy/dns/memory_resolver.hpp"
+#include "policy/engine.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+namespace asio = boost::asio;
+using namespace spfgate;
+using namespace spfgate::policy;
+
+namespace {
+
+struct Rig {
+  dns::MemoryResolver dns;
+  MessageCache cache;
+  std::shared_ptr<const Engine> engine;
+
+  explicit Rig(const std::vector<std::string>& args) {
+    engine = Engine::build(std::make_shared<const config::Settings>(config::load(args).settings));
+  }
+  Answer ask(std::vector<Attribute> attrs) {
+    asio::io_context io;
+    auto req = PolicyRequest::from(std::move(attrs));
+    auto f = asio::co_spawn(io, engine->handle(req, dns, cache, dns::Clock::now() + std::chrono::seconds(5)),
+                            asio::use_future);
+    io.run();
+    return f.get();
+  }
+};
+
+std::vector<Attribute> request(std::string client, std::string instance = "a1.1",
+                               std::string recipient = "rcpt1@example.net", std::string helo = "localhost",
+                               std::string sender = "User@Pass.Example.org") {
+  return {{"request", "smtpd_access_policy"}, {"protocol_state", "RCPT"},  {"client_address", client},
+          {"helo_name", helo},                {"sender", sender},          {"recipient", recipient},
+          {"instance", instance},             {"queue_id", ""}};
+}
+
+}  // namespace
+
+TEST(EngineBypass, SkipAddressesThenDunnoForTheNextRecipient) {
+  Rig rig({});
+  Answer a = rig.ask(request("127.0.0.1"));
+  EXPECT_EQ(a.action,
+            "prepend X-Comment: SPF check N/A for local connections - client-ip=127.0.0.1; helo=localhost; "
+            "envelope-from=user@pass.example.org; receiver=example.net ");
+  EXPECT_EQ(a.log_line, a.action);  // pypolicyd-spf logs the answer; no ": " prefix for an empty queue_id
+  Answer b = rig.ask(request("127.0.0.1", "a1.1", "rcpt2@example.net"));
+  EXPECT_EQ(b.action, "dunno");
+  EXPECT_TRUE(b.log_line.empty());
+}
+
+TEST(EngineBypass, Ipv6LoopbackAndNullSender) {
+  Rig rig({});
+  Answer a = rig.ask(request("::1", "b.1", "rcpt@example.net", "localhost", ""));
+  EXPECT_EQ(a.action,
+            "prepend X-Comment: SPF check N/A for local connections - client-ip=::1; helo=localhost; "
+            "envelope-from=; receiver=example.net ");
+}
+
+TEST(EngineBypass, WhitelistAndArHeader) {
+  Rig rig({"--Whitelist=198.51.100.0/28, 203.0.113.99", "--Header_Type=AR", "--Authserv_Id=mx.example.net"});
+  Answer a = rig.ask(request("198.51.100.5", "c.1", "rcpt1@example.net", "helo-none.example.org"));
+  EXPECT_EQ(a.action,
+            "prepend Authentication-Results: mx.example.net; none (SPF skipped for whitelisted relay -  "
+            "client-ip=198.51.100.5; helo=helo-none.example.org; envelope-from=user@pass.example.org; "
+            "receiver=example.net)");
+  Answer b = rig.ask(request("203.0.113.99", "c.2"));
+  EXPECT_EQ(b.kind, DecisionKind::Prepend);
+}
+
+TEST(EngineBypass, BothHeadersGoOutOnePerRequestOfTheMessage) {
+  Rig rig({"--Header_Type=SPF,AR", "--Authserv_Id=mx.example.net"});
+  Answer a = rig.ask(request("127.0.0.1", "d.1"));
+  Answer b = rig.ask(request("127.0.0.1", "d.1", "rcpt2@example.net"));
+  Answer c = rig.ask(request("127.0.0.1", "d.1", "rcpt3@example.net"));
+  EXPECT_EQ(a.action.rfind("prepend X-Comment: ", 0), 0u);
+  EXPECT_EQ(b.action.rfind("prepend Authentication-Results: mx.example.net; none (", 0), 0u);
+  EXPECT_EQ(c.action, "dunno");
+}
+
+TEST(EngineBypass, HeaderTypeNoneAnswersDunnoAndLogs) {
+  Rig rig({"--Header_Type=None"});
+  Answer a = rig.ask(request("127.0.0.1", "e.1"));
+  EXPECT_EQ(a.action, "dunno");
+  EXPECT_EQ(a.log_line.rfind("Header field not prepended: X-Comment: SPF check N/A", 0), 0u);
+}
+
+TEST(EngineBypass, QueueIdPrefixesTheLogLine) {
+  Rig rig({});
+  auto attrs = request("127.0.0.1", "f.1");
+  attrs.back().second = "4XyZ1234";
+  Answer a = rig.ask(attrs);
+  EXPECT_EQ(a.log_line.rfind("4XyZ1234: prepend X-Comment:", 0), 0u);
+}
+
+TEST(EngineBypass, ProspectiveAnswersDunnoForHeaders) {
+  Rig rig({"--Prospective=127.0.0.2"});
+  EXPECT_EQ(rig.ask(request("203.0.113.50", "g.1")).action, "dunno");  // the Prospective address is skipped
+}
+
+TEST(EngineBypass, MockOnlyWhenExplicitlyTrue) {
+  EXPECT_EQ(Rig({"--Mock=True"}).ask(request("127.0.0.1")).action, "dunno mock header field that should be ignored");
+  EXPECT_NE(Rig({"--Mock=False"}).ask(request("127.0.0.1")).action, "dunno mock header field that should be ignored");
+}
+
+TEST(EngineBypass, MissingOrInvalidClientAddressIsAnsweredDunno) {
+  Rig rig({});
+  Answer a = rig.ask({{"request", "smtpd_access_policy"}, {"helo_name", "x.example"}});
+  EXPECT_EQ(a.action, "dunno");
+  Answer b = rig.ask(request(" 192.0.2.10"));
+  EXPECT_EQ(b.action, "dunno");
+  EXPECT_NE(b.log_line.find("invalid client_address"), std::string::npos);
+}
+
+TEST(EngineBypass, HeloWhitelistNeedsTheHeloToResolveToTheClient) {
+  Rig rig({"--HELO_Whitelist=relay.example.net"});
+  rig.dns.add_a("relay.example.net", "203.0.113.7");
+  Answer a = rig.ask(request("203.0.113.7", "h.1", "rcpt1@example.net", "relay.example.net"));
+  EXPECT_EQ(a.action,
+            "prepend X-Comment: SPF skipped for whitelisted HELO domain - client-ip=203.0.113.7; "
+            "helo=relay.example.net; envelope-from=user@pass.example.org; receiver=example.net ");
+  Answer b = rig.ask(request("203.0.113.50", "h.2", "rcpt1@example.net", "relay.example.net"));
+  EXPECT_NE(b.kind, DecisionKind::Prepend);
+}
+
+TEST(EngineBypass, PtrWhitelistIsForwardConfirmedAndLabelBounded) {
+  Rig rig({"--Domain_Whitelist_PTR=trusted.example.net"});
+  auto ip8 = *parse_ip("203.0.113.8"), ip9 = *parse_ip("203.0.113.9"), ip10 = *parse_ip("203.0.113.10");
+  rig.dns.add_reverse(ip8, "out1.trusted.example.net");
+  rig.dns.add_a("out1.trusted.example.net", "203.0.113.8");
+  rig.dns.add_reverse(ip9, "host.untrusted.example.net");  // pypolicyd-spf's suffix match let this through
+  rig.dns.add_a("host.untrusted.example.net", "203.0.113.9");
+  rig.dns.add_reverse(ip10, "forged.trusted.example.net");  // PTR claims the domain, forward does not agree
+  rig.dns.add_a("forged.trusted.example.net", "198.51.100.1");
+  EXPECT_EQ(rig.ask(request("203.0.113.8", "p.1", "r@example.net", "whatever.example.com")).action,
+            "prepend X-Comment: SPF skipped for PTR whitelisted relay domain - client-ip=203.0.113.8; "
+            "helo=whatever.example.com; envelope-from=user@pass.example.org; receiver=example.net ");
+  EXPECT_NE(rig.ask(request("203.0.113.9", "p.2")).kind, DecisionKind::Prepend);
+  EXPECT_NE(rig.ask(request("203.0.113.10", "p.3")).kind, DecisionKind::Prepend);
+}
+
+TEST(InDomain, LabelBoundary) {
+  EXPECT_TRUE(in_domain("host.trusted.example.net", "trusted.example.net"));
+  EXPECT_TRUE(in_domain("trusted.example.net.", "Trusted.Example.Net"));
+  EXPECT_FALSE(in_domain("host.untrusted.example.net", "trusted.example.net"));
+  EXPECT_FALSE(in_domain("example.net", "trusted.example.net"));
+}
+
+TEST(MessageCacheTest, BoundedInSizeAndAge) {
+  MessageCache cache(3, std::chrono::seconds(60));
+  const auto now = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) cache.store("i" + std::to_string(i), CachedMessage{DecisionKind::Prepend, "x", {}, now});
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_EQ(cache.find("i0", now), nullptr);
+  EXPECT_NE(cache.find("i4", now), nullptr);
+  EXPECT_EQ(cache.find("i4", now + std::chrono::seconds(61)), nullptr);
+  EXPECT_EQ(cache.size(), 2u);
+}
