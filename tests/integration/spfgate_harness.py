@@ -1,0 +1,211 @@
+"""Helpers for tests that run the real spfgate binary and talk to it over real sockets and pipes.
+
+Environment (set by ctest):
+  SPFGATE_BIN           path to build/spfgate
+  SPFGATE_TESTDNS_DIR   directory of the running test DNS (tests/dns/testdns.py); its unbound-stub.conf
+                        is always passed as --resolver-config, so no query ever leaves the machine.
+Only the Python standard library is used.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BIN = os.environ.get("SPFGATE_BIN", os.path.join(os.path.dirname(__file__), "../../build/spfgate"))
+TESTDNS_DIR = os.environ.get("SPFGATE_TESTDNS_DIR", "")
+
+
+def resolver_args():
+    """--resolver-config aimed at the test nsd (every test that runs spfgate uses it)."""
+    if TESTDNS_DIR:
+        return ["--resolver-config", os.path.join(TESTDNS_DIR, "unbound-stub.conf"), "--dnssec=yes",
+                "--trust-anchor-file", os.path.join(TESTDNS_DIR, "trust-anchors.txt")]
+    return []
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(**attrs):
+    """A Postfix-like RCPT request; keyword arguments add or override attributes (None removes one)."""
+    base = {
+        "request": "smtpd_access_policy",
+        "protocol_state": "RCPT",
+        "protocol_name": "ESMTP",
+        "client_address": "192.0.2.10",
+        "client_name": "unknown",
+        "reverse_client_name": "unknown",
+        "helo_name": "mail.example.test",
+        "sender": "alice@example.test",
+        "recipient": "bob@example.net",
+        "recipient_count": "0",
+        "queue_id": "",
+        "instance": "1.%x.%x.0" % (os.getpid(), int(time.monotonic() * 1e6)),
+        "size": "0",
+    }
+    for k, v in attrs.items():
+        if v is None:
+            base.pop(k, None)
+        else:
+            base[k] = v
+    return "".join("%s=%s\n" % kv for kv in base.items()) + "\n"
+
+
+def read_reply(sock_file):
+    """Reads one reply (lines up to the empty line) from a binary file object; returns the action or None."""
+    lines = []
+    while True:
+        line = sock_file.readline()
+        if not line:
+            return None
+        if line == b"\n":
+            break
+        lines.append(line)
+    assert len(lines) == 1, "reply must be exactly one line, got %r" % lines
+    text = lines[0].decode("utf-8")
+    assert text.startswith("action=") and text.endswith("\n"), text
+    return text[len("action="):-1]
+
+
+class Client:
+    def __init__(self, address, timeout=15):
+        if isinstance(address, str):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        else:
+            self.sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(address)
+        self.file = self.sock.makefile("rb")
+
+    def send(self, data):
+        self.sock.sendall(data.encode("utf-8") if isinstance(data, str) else data)
+
+    def ask(self, req):
+        self.send(req)
+        return read_reply(self.file)
+
+    def reply(self):
+        return read_reply(self.file)
+
+    def closed_by_peer(self):
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+    def close(self):
+        try:
+            self.file.close()
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Daemon:
+    """spfgate as a daemon on a unix socket (and optionally TCP), logging to a file we can read."""
+
+    def __init__(self, *args, config=None, tcp=False, unix=True, extra_listen=(), env=None):
+        self.dir = tempfile.mkdtemp(prefix="spfgate-test-")
+        self.sock = os.path.join(self.dir, "policy.sock")
+        self.port = free_port() if tcp else None
+        self.config_path = None
+        cmd = [BIN, "--log=stderr"] + resolver_args()
+        if unix:
+            cmd += ["--listen", "unix:" + self.sock]
+        if tcp:
+            cmd += ["--listen", "tcp:127.0.0.1:%d" % self.port]
+        for spec in extra_listen:
+            cmd += ["--listen", spec]
+        if config is not None:
+            self.config_path = os.path.join(self.dir, "spfgate.conf")
+            self.write_config(config)
+            cmd.append(self.config_path)
+        cmd += list(args)
+        self.cmd = cmd
+        self.log_path = os.path.join(self.dir, "log")
+        self.log_file = open(self.log_path, "wb")  # closed by stop() / __exit__
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log_file,
+                                     env=env)
+        self.wait_for_log("ready", what="start-up")
+
+    def write_config(self, text):
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_for_log(self, pattern, timeout=10, what=None, count=1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(re.findall(pattern, self.log())) >= count:
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError("spfgate exited (%s) waiting for %s; log:\n%s" %
+                                     (self.proc.returncode, what or pattern, self.log()))
+            time.sleep(0.02)
+        raise AssertionError("timed out waiting for %r; log:\n%s" % (what or pattern, self.log()))
+
+    def client(self, tcp=False):
+        return Client(("127.0.0.1", self.port) if tcp else self.sock)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError("spfgate did not stop on SIGTERM; log:\n" + self.log())
+        self.log_file.close()
+        out = self.proc.stdout.read()
+        assert out == b"", "the daemon wrote to stdout: %r" % out
+        return rc
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log_file.close()
+        self.proc.stdout.close()
+
+
+class Spawn:
+    """spfgate --spawn with stdin/stdout as the policy connection, as Postfix's spawn(8) runs it."""
+
+    def __init__(self, *args, config=None):
+        self.dir = tempfile.mkdtemp(prefix="spfgate-spawn-")
+        cmd = [BIN, "--spawn"] + resolver_args()
+        if config is not None:
+            path = os.path.join(self.dir, "spfgate.conf")
+            with open(path, "w") as f:
+                f.write(config)
+            cmd.append(path)
+        cmd += list(args)
+        # stderr is the same pipe as stdout under spawn(8): merge them to prove nothing else is written.
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def ask(self, req):
+        self.proc.stdin.write(req.encode("utf-8"))
+        self.proc.stdin.flush()
+        return read_reply(self.proc.stdout)
+
+    def finish(self, timeout=10):
+        self.proc.stdin.close()
+        rc = self.proc.wait(timeout=timeout)
+        rest = self.proc.stdout.read()
+        return rc, rest
