@@ -219,7 +219,7 @@ struct Entry {
   bool continued = false;  // continuation lines were appended
 };
 
-// readlline() from Postfix util/readlline.c, stricter: NUL, CR and invalid UTF-8 are errors, and so is a
+// readlline() from Postfix util/readlline.c, stricter: NUL, a CR inside a line and invalid UTF-8 are errors, and so is a
 // continuation line with nothing to continue (readlline() warns and drops it).
 std::vector<Entry> logical_lines(const std::string& path, std::string_view data) {
   std::vector<Entry> out;
@@ -227,13 +227,15 @@ std::vector<Entry> logical_lines(const std::string& path, std::string_view data)
   std::size_t pos = 0;
   while (pos < data.size()) {
     const auto nl = data.find('\n', pos);
-    const std::string_view line = data.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
+    std::string_view line = data.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
     pos = nl == std::string_view::npos ? data.size() : nl + 1;
     ++lineno;
-    // Checked on every line, comments too: a CR or NUL anywhere means the file is not what it seems.
+    // A CRLF line ending (a table edited on Windows) reads as Postfix reads it: the CR is line-end space.
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // Checked on every line, comments too: a CR or NUL anywhere else means the file is not what it seems.
     if (line.find('\0') != std::string_view::npos) throw Error(path, lineno, {}, "NUL character in line");
     if (line.find('\r') != std::string_view::npos)
-      throw Error(path, lineno, {}, "carriage return (CR) in line; convert CRLF line endings to LF");
+      throw Error(path, lineno, {}, "carriage return (CR) inside a line");
     const std::string_view content = skip_space(line);
     if (content.empty() || content.front() == '#') continue;  // a comment or blank line ends no entry
     if (!valid_utf8(line))
