@@ -54,8 +54,8 @@ namespace spfgate::dns {
 struct UnboundOptions {
   // Debian's dns-root-data: the root zone's KSK as a read-only key file (not an RFC 5011 state file).
   static constexpr std::string_view kDefaultTrustAnchorFile = "/usr/share/dns/root.key";
-  // Per-query limit when the caller's deadline is later; RFC 7208 §4.6.4 asks for at least 20 s for a
-  // whole SPF evaluation, so one lookup gets half of that.
+  // Per-query limit when the caller's deadline is later. RFC 7208 §4.6.4 lets a whole SPF evaluation take
+  // at least 20 s; no single lookup should be able to use all of it.
   static constexpr std::chrono::milliseconds kDefaultQueryTimeout{10'000};
   // Bounded caches (unbound's own defaults are 4m and 4m; the RRset cache holds more than the message
   // cache, so it gets twice as much).
