@@ -1,0 +1,550 @@
+#include "policy/spf/evaluator.hpp"
+
+#include "common/text.hpp"
+#include "policy/spf/excerpt.hpp"
+#include "policy/spf/macro.hpp"
+#include "policy/spf/record.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <optional>
+
+namespace spfgate::spf {
+
+namespace asio = boost::asio;
+using dns::DnsAnswer;
+using dns::DnsStatus;
+using dns::RrType;
+
+std::string_view to_string(Result result) noexcept {
+  switch (result) {
+    case Result::None: return "none";
+    case Result::Neutral: return "neutral";
+    case Result::Pass: return "pass";
+    case Result::Fail: return "fail";
+    case Result::SoftFail: return "softfail";
+    case Result::TempError: return "temperror";
+    case Result::PermError: return "permerror";
+  }
+  return "unknown";
+}
+
+std::string_view to_capitalized(Result result) noexcept {
+  switch (result) {
+    case Result::None: return "None";
+    case Result::Neutral: return "Neutral";
+    case Result::Pass: return "Pass";
+    case Result::Fail: return "Fail";
+    case Result::SoftFail: return "Softfail";
+    case Result::TempError: return "Temperror";
+    case Result::PermError: return "Permerror";
+  }
+  return "Unknown";
+}
+
+std::string_view to_string(Identity identity) noexcept {
+  return identity == Identity::Helo ? "helo" : "mailfrom";
+}
+
+namespace {
+
+// How much of a record a trace step quotes.
+constexpr std::size_t kMaxTracedRecord = 512;
+
+// Temporary DNS trouble in pyspf's words where it has them ("DNS Timeout" is what pypolicyd-spf users see).
+std::string dns_problem(const DnsAnswer& answer) {
+  switch (answer.status) {
+    case DnsStatus::Timeout: return "DNS Timeout";
+    case DnsStatus::ServFail: return "DNS Error: SERVFAIL";
+    case DnsStatus::Bogus: return "DNS Error: DNSSEC validation failed";
+    default: return "DNS Error: " + (answer.why.empty() ? std::string("error") : excerpt(answer.why));
+  }
+}
+
+std::string join(const std::vector<std::string>& strings) {
+  std::size_t size = 0;
+  for (const auto& s : strings) size += s.size();
+  std::string out;
+  out.reserve(size);
+  for (const auto& s : strings) out += s;
+  return out;
+}
+
+// "name" equals "domain" or is a subdomain of it, ignoring case (§5.5).
+bool is_within(std::string_view name, std::string_view domain) noexcept {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  if (name.size() == domain.size()) return iequals(name, domain);
+  return name.size() > domain.size() && name[name.size() - domain.size() - 1] == '.' &&
+         iequals(name.substr(name.size() - domain.size()), domain);
+}
+
+bool contains(const DnsAnswer& answer, const IpAddress& client, unsigned bits) noexcept {
+  for (const IpAddress& a : answer.addresses)
+    if (a.is_v4() == client.is_v4() && prefix_match(a, client, bits)) return true;
+  return false;
+}
+
+enum class Match { No, Yes, Stop };  // Stop: the evaluation ended with temperror/permerror
+
+// Where in the include/redirect tree a record is being evaluated.
+struct Frame {
+  std::string_view domain;
+  unsigned depth = 0;
+  bool top = false;  // the top record or a redirect reached from it: decides the mechanism and exp=
+};
+
+struct RecordFetch {
+  enum class Status { Found, None, TempError, PermError } status = Status::None;
+  std::string text;
+  std::vector<std::string> strings;
+};
+
+class Evaluation {
+ public:
+  Evaluation(dns::Resolver& resolver, const Request& request, const Options& options, dns::Deadline deadline,
+             Outcome& out)
+      : resolver_(resolver), options_(options), limits_(options.limits), out_(out) {
+    const auto budget_end = dns::Clock::now() + options.limits.time_budget;
+    deadline_ = std::min(deadline, budget_end);
+    client_ = unmap(request.client);  // §5: an IPv4-mapped client is an IPv4 client
+    helo_ = request.helo;
+    receiver_ = request.receiver;
+    // §4.3: <sender> without a local-part gets "postmaster"; the HELO identity is postmaster@helo.
+    sender_ = request.sender.empty() ? "postmaster@" + request.helo : request.sender;
+    const auto at = sender_.rfind('@');
+    if (at == std::string::npos) {
+      local_ = "postmaster";
+      sender_domain_ = dns::normalize_name(sender_);
+    } else {
+      local_ = sender_.substr(0, at);
+      sender_domain_ = dns::normalize_name(std::string_view(sender_).substr(at + 1));
+      if (local_.empty()) {
+        local_ = "postmaster";
+        sender_.insert(0, local_);
+      }
+    }
+    domain_ = request.domain.empty() ? sender_domain_ : dns::normalize_name(request.domain);
+    timestamp_ = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  }
+
+  asio::awaitable<void> run() {
+    out_.domain = domain_;
+    const Frame frame{domain_, 0, true};
+    // §4.3: a malformed or single-label <domain> (or an address literal) gives "none" without a lookup.
+    if (!is_valid_dns_name(domain_) || domain_.find('.') == std::string::npos || domain_.front() == '[') {
+      step(frame, "record", "none: malformed domain");
+      out_.result = Result::None;
+      co_return;
+    }
+    RecordFetch fetch = co_await fetch_record(frame, domain_, {}, false);
+    switch (fetch.status) {
+      case RecordFetch::Status::TempError: out_.result = Result::TempError; co_return;
+      case RecordFetch::Status::PermError: out_.result = Result::PermError; co_return;
+      case RecordFetch::Status::None:
+        step(frame, "record", "none: no SPF record");
+        out_.result = Result::None;
+        co_return;
+      case RecordFetch::Status::Found: break;
+    }
+    out_.record = std::move(fetch.text);
+    out_.record_strings = std::move(fetch.strings);
+    out_.result = co_await evaluate(frame, out_.record);
+    if (out_.result == Result::Fail) co_await explain();
+  }
+
+ private:
+  bool tracing() const noexcept { return options_.trace; }
+
+  void step(Frame f, std::string_view term, std::string_view outcome) {
+    if (!tracing()) return;
+    out_.trace.push_back(TraceStep{f.depth, std::string(f.domain), excerpt(term, kMaxTracedRecord),
+                                   std::string(outcome)});
+  }
+
+  // Ends the evaluation with an error; the innermost fault names the problem and the term.
+  Match stop(Frame f, std::string_view term, Result result, std::string problem) {
+    if (tracing()) step(f, term, std::string(to_string(result)) + ": " + problem);
+    error_ = result;
+    out_.problem = std::move(problem);
+    if (out_.mechanism.empty()) out_.mechanism = std::string(term);
+    return Match::Stop;
+  }
+
+  // §4.6.4: at most max_dns_terms DNS-querying terms in the whole evaluation; the next one is permerror.
+  bool count_term(Frame f, std::string_view term) {
+    if (++out_.dns_terms <= limits_.max_dns_terms) return true;
+    stop(f, term, Result::PermError, "Too many DNS lookups");
+    return false;
+  }
+
+  // §4.6.4: terms whose lookup is void (NXDOMAIN or no answers) beyond max_void_lookups are permerror.
+  bool note_void(Frame f, std::string_view term) {
+    step(f, term, "void lookup");
+    if (++out_.void_lookups <= limits_.max_void_lookups) return true;
+    stop(f, term, Result::PermError, "Void lookup limit of " + std::to_string(limits_.max_void_lookups) + " exceeded");
+    return false;
+  }
+
+  asio::awaitable<DnsAnswer> query(std::string name, RrType type) {
+    if (dns::Clock::now() >= deadline_) co_return DnsAnswer::failure(DnsStatus::Timeout, "time budget exhausted");
+    ++out_.dns_queries;
+    co_return co_await resolver_.query(std::move(name), type, deadline_);
+  }
+
+  // Independent lookups of one mechanism (the addresses of its MX or PTR names) run concurrently; the
+  // answers come back in the order of `names`, so what the caller makes of them does not depend on timing.
+  asio::awaitable<std::vector<DnsAnswer>> query_all(std::vector<std::string> names, RrType type) {
+    std::vector<DnsAnswer> answers;
+    if (names.size() <= 1) {
+      for (std::string& name : names) answers.push_back(co_await query(std::move(name), type));
+      co_return answers;
+    }
+    auto executor = co_await asio::this_coro::executor;
+    using Op = decltype(asio::co_spawn(executor, query(std::string(), type), asio::deferred));
+    std::vector<Op> ops;
+    ops.reserve(names.size());
+    for (std::string& name : names) ops.push_back(asio::co_spawn(executor, query(std::move(name), type), asio::deferred));
+    auto [order, errors, results] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                                        .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+    for (const std::exception_ptr& e : errors)
+      if (e) std::rethrow_exception(e);
+    co_return std::move(results);
+  }
+
+  // §4.4/§4.5: the TXT records of `domain`, exactly one starting with "v=spf1".
+  asio::awaitable<RecordFetch> fetch_record(Frame f, std::string_view domain, std::string_view term,
+                                            bool counts_as_void) {
+    RecordFetch fetch;
+    if (!is_valid_dns_name(domain)) co_return fetch;  // None
+    DnsAnswer answer = co_await query(std::string(domain), RrType::TXT);
+    const std::string_view what = term.empty() ? std::string_view("record") : term;
+    if (answer.is_temporary()) {
+      stop(f, what, Result::TempError, dns_problem(answer));
+      fetch.status = RecordFetch::Status::TempError;
+      co_return fetch;
+    }
+    if (answer.is_void()) {
+      if (counts_as_void && !note_void(f, what)) fetch.status = RecordFetch::Status::PermError;
+      co_return fetch;
+    }
+    std::vector<std::string>* found = nullptr;
+    for (auto& strings : answer.txt) {
+      if (!is_spf_record(strings)) continue;
+      if (found) {
+        stop(f, what, Result::PermError, "Two or more type TXT spf records found.");
+        fetch.status = RecordFetch::Status::PermError;
+        co_return fetch;
+      }
+      found = &strings;
+    }
+    if (!found) co_return fetch;
+    fetch.status = RecordFetch::Status::Found;
+    fetch.text = join(*found);
+    fetch.strings = std::move(*found);
+    co_return fetch;
+  }
+
+  MacroValues macro_values(std::string_view domain) const {
+    MacroValues v;
+    v.sender = sender_;
+    v.local_part = local_;
+    v.sender_domain = sender_domain_;
+    v.domain = domain;
+    v.helo = helo_;
+    v.receiver = receiver_;
+    v.client = client_;
+    v.timestamp = timestamp_;
+    return v;
+  }
+
+  // %{p} (§7.3): the validated names of the client, looked up once per evaluation (at most max_ptr_names
+  // PTR names are validated). DNS errors simply leave fewer names: the macro then reads "unknown".
+  asio::awaitable<void> resolve_ptr_names() {
+    if (ptr_names_) co_return;
+    ptr_names_.emplace();
+    DnsAnswer answer = co_await query(dns::reverse_name(client_), RrType::PTR);
+    if (!answer.ok()) co_return;
+    if (answer.names.size() > limits_.max_ptr_names) answer.names.resize(limits_.max_ptr_names);
+    std::vector<DnsAnswer> addresses = co_await query_all(answer.names, address_type());
+    for (std::size_t i = 0; i < addresses.size(); ++i)
+      if (addresses[i].ok() && contains(addresses[i], client_, client_.is_v4() ? 32 : 128))
+        ptr_names_->push_back(std::move(answer.names[i]));
+  }
+
+  // §7.3: <domain> itself if validated, else a validated subdomain of it, else any validated name.
+  std::string_view ptr_name_for(std::string_view domain) const {
+    if (!ptr_names_ || ptr_names_->empty()) return "unknown";
+    for (const std::string& n : *ptr_names_)
+      if (iequals(n, domain)) return n;
+    for (const std::string& n : *ptr_names_)
+      if (is_within(n, domain)) return n;
+    return ptr_names_->front();
+  }
+
+  // The target name of a term: its expanded domain-spec, or the current domain (callers resolve %{p} first).
+  bool expand_target(Frame f, std::string_view spec, std::string_view term, std::string& target) {
+    if (spec.empty()) {
+      target.assign(f.domain);
+      return true;
+    }
+    MacroValues v = macro_values(f.domain);
+    v.ptr_name = ptr_name_for(f.domain);
+    std::string why;
+    if (expand_domain_spec(spec, v, target, &why)) return true;
+    stop(f, term, Result::PermError, std::move(why));
+    return false;
+  }
+
+  RrType address_type() const noexcept { return client_.is_v4() ? RrType::A : RrType::AAAA; }
+
+  // Evaluates one record (§4.6): mechanisms left to right, then redirect= if nothing matched.
+  asio::awaitable<Result> evaluate(Frame f, std::string_view text) {
+    Record record;
+    std::string why;
+    std::string_view bad_term;
+    if (!parse_record(text, record, &why, &bad_term)) {
+      stop(f, bad_term.empty() ? std::string_view("record") : bad_term, Result::PermError, std::move(why));
+      co_return Result::PermError;
+    }
+    if (tracing()) step(f, "record", excerpt(text, kMaxTracedRecord));
+    for (const Mechanism& m : record.mechanisms) {
+      const Match match = co_await mechanism(f, m);
+      if (match == Match::Stop) co_return error_;
+      if (match == Match::No) continue;
+      if (f.top) {
+        out_.mechanism = std::string(m.text);
+        keep_exp(f, record);
+      }
+      co_return to_result(m.qualifier);
+    }
+    if (record.redirect && !record.has_all) {
+      const std::string_view term = record.redirect_term;
+      if (!count_term(f, term)) co_return Result::PermError;
+      if (uses_ptr_macro(*record.redirect)) co_await resolve_ptr_names();
+      std::string target;
+      if (!expand_target(f, *record.redirect, term, target)) co_return Result::PermError;
+      RecordFetch fetch = co_await fetch_record(f, target, term, true);
+      switch (fetch.status) {
+        case RecordFetch::Status::TempError: co_return Result::TempError;
+        case RecordFetch::Status::PermError: co_return Result::PermError;
+        case RecordFetch::Status::None:
+          // §6.1: a redirect to a domain without a record is permerror, not none.
+          stop(f, term, Result::PermError, "redirect domain has no SPF record: " + excerpt(target));
+          co_return Result::PermError;
+        case RecordFetch::Status::Found: break;
+      }
+      step(f, term, "followed");
+      // §6.2: the redirect target's own exp= (or none) applies from here on.
+      co_return co_await evaluate(Frame{target, f.depth + 1, f.top}, fetch.text);
+    }
+    if (f.top) {
+      out_.mechanism = "default";
+      keep_exp(f, record);
+    }
+    step(f, "default", "no match: neutral");
+    co_return Result::Neutral;
+  }
+
+  void keep_exp(Frame f, const Record& record) {
+    exp_spec_.reset();
+    if (!record.exp) return;
+    exp_spec_ = std::string(*record.exp);
+    exp_term_ = std::string(record.exp_term);
+    exp_domain_ = std::string(f.domain);
+  }
+
+  asio::awaitable<Match> mechanism(Frame f, const Mechanism& m) {
+    switch (m.type) {
+      case MechanismType::All: step(f, m.text, "match"); co_return Match::Yes;
+      case MechanismType::Ip4:
+      case MechanismType::Ip6: {
+        const bool v4 = m.type == MechanismType::Ip4;
+        const bool hit = client_.is_v4() == v4 && prefix_match(m.network, client_, v4 ? m.cidr4 : m.cidr6);
+        step(f, m.text, hit ? "match" : "no match");
+        co_return hit ? Match::Yes : Match::No;
+      }
+      default: break;
+    }
+    if (!count_term(f, m.text)) co_return Match::Stop;
+    if (uses_ptr_macro(m.domain_spec)) co_await resolve_ptr_names();
+    std::string target;
+    if (!expand_target(f, m.domain_spec, m.text, target)) co_return Match::Stop;
+    switch (m.type) {
+      case MechanismType::Include: co_return co_await include(f, m, target);
+      case MechanismType::Ptr: co_return co_await ptr(f, m, target);
+      default: break;
+    }
+    // a, mx, exists: a name that cannot be queried (empty or over-long label, §4.3) matches nothing.
+    if (!is_valid_dns_name(target)) {
+      step(f, m.text, "no match: invalid name " + excerpt(target));
+      co_return Match::No;
+    }
+    switch (m.type) {
+      case MechanismType::A: co_return co_await a(f, m, std::move(target));
+      case MechanismType::Mx: co_return co_await mx(f, m, std::move(target));
+      default: co_return co_await exists(f, m, std::move(target));
+    }
+  }
+
+  // §5.2: include matches on pass, not on fail/softfail/neutral; errors propagate; no record is permerror.
+  asio::awaitable<Match> include(Frame f, const Mechanism& m, const std::string& target) {
+    RecordFetch fetch = co_await fetch_record(f, target, m.text, true);
+    switch (fetch.status) {
+      case RecordFetch::Status::TempError:
+      case RecordFetch::Status::PermError: co_return Match::Stop;
+      case RecordFetch::Status::None:
+        co_return stop(f, m.text, Result::PermError,
+                       "No valid SPF record for included domain: " + excerpt(target) + ": " + excerpt(m.text));
+      case RecordFetch::Status::Found: break;
+    }
+    const Result inner = co_await evaluate(Frame{target, f.depth + 1, false}, fetch.text);
+    switch (inner) {
+      case Result::Pass: step(f, m.text, "match"); co_return Match::Yes;
+      case Result::TempError:
+      case Result::PermError: co_return Match::Stop;
+      default:
+        if (tracing()) step(f, m.text, "no match (" + std::string(to_string(inner)) + ")");
+        co_return Match::No;
+    }
+  }
+
+  // §5.3: the addresses of the target, of the client's family, within the CIDR length.
+  asio::awaitable<Match> a(Frame f, const Mechanism& m, std::string target) {
+    const RrType type = address_type();
+    DnsAnswer answer = co_await query(std::move(target), type);
+    if (answer.is_temporary()) co_return stop(f, m.text, Result::TempError, dns_problem(answer));
+    if (answer.is_void()) co_return note_void(f, m.text) ? Match::No : Match::Stop;
+    const bool hit = contains(answer, client_, type == RrType::A ? m.cidr4 : m.cidr6);
+    step(f, m.text, hit ? "match" : "no match");
+    co_return hit ? Match::Yes : Match::No;
+  }
+
+  // §5.4: the addresses of every MX name; more than max_mx_names names is permerror (§4.6.4).
+  asio::awaitable<Match> mx(Frame f, const Mechanism& m, std::string target) {
+    DnsAnswer answer = co_await query(std::move(target), RrType::MX);
+    if (answer.is_temporary()) co_return stop(f, m.text, Result::TempError, dns_problem(answer));
+    if (answer.is_void()) co_return note_void(f, m.text) ? Match::No : Match::Stop;
+    // Preference order, like pyspf, so the first error or match is the same whatever order DNS used.
+    std::sort(answer.mx.begin(), answer.mx.end(), [](const dns::MxRecord& x, const dns::MxRecord& y) {
+      return x.preference != y.preference ? x.preference < y.preference : x.exchange < y.exchange;
+    });
+    std::vector<std::string> names;
+    names.reserve(answer.mx.size());
+    for (dns::MxRecord& r : answer.mx)  // RFC 7505 null MX ("." / empty exchange) names no host
+      if (!r.exchange.empty() && r.exchange != "." && is_valid_dns_name(r.exchange)) names.push_back(std::move(r.exchange));
+    if (names.size() > limits_.max_mx_names)
+      co_return stop(f, m.text, Result::PermError,
+                     "More than " + std::to_string(limits_.max_mx_names) + " MX records returned");
+    const RrType type = address_type();
+    const std::vector<DnsAnswer> addresses = co_await query_all(std::move(names), type);
+    const unsigned bits = type == RrType::A ? m.cidr4 : m.cidr6;
+    for (const DnsAnswer& host : addresses) {
+      // §5: a DNS error while evaluating the mechanism is temperror; taken in MX order, as serially.
+      if (host.is_temporary()) co_return stop(f, m.text, Result::TempError, dns_problem(host));
+      if (contains(host, client_, bits)) {
+        step(f, m.text, "match");
+        co_return Match::Yes;
+      }
+    }
+    step(f, m.text, "no match");
+    co_return Match::No;
+  }
+
+  // §5.5: validated PTR names of the client within the target domain. A failed PTR lookup is no match; a
+  // failed address lookup skips that name. Only the first max_ptr_names names are considered (§4.6.4), and
+  // only those within the target need validating.
+  asio::awaitable<Match> ptr(Frame f, const Mechanism& m, const std::string& target) {
+    DnsAnswer answer = co_await query(dns::reverse_name(client_), RrType::PTR);
+    if (answer.is_temporary()) {
+      if (tracing()) step(f, m.text, "no match: " + dns_problem(answer));
+      co_return Match::No;
+    }
+    if (answer.is_void()) co_return note_void(f, m.text) ? Match::No : Match::Stop;
+    if (answer.names.size() > limits_.max_ptr_names) answer.names.resize(limits_.max_ptr_names);
+    std::vector<std::string> candidates;
+    for (std::string& name : answer.names)
+      if (is_within(name, target) && is_valid_dns_name(name)) candidates.push_back(std::move(name));
+    const std::vector<DnsAnswer> addresses = co_await query_all(std::move(candidates), address_type());
+    for (const DnsAnswer& host : addresses) {
+      if (host.ok() && contains(host, client_, client_.is_v4() ? 32 : 128)) {
+        step(f, m.text, "match");
+        co_return Match::Yes;
+      }
+    }
+    step(f, m.text, "no match");
+    co_return Match::No;
+  }
+
+  // §5.7: any A record, whatever the client's family.
+  asio::awaitable<Match> exists(Frame f, const Mechanism& m, std::string target) {
+    DnsAnswer answer = co_await query(std::move(target), RrType::A);
+    if (answer.is_temporary()) co_return stop(f, m.text, Result::TempError, dns_problem(answer));
+    if (answer.is_void()) co_return note_void(f, m.text) ? Match::No : Match::Stop;
+    const bool hit = !answer.addresses.empty();
+    step(f, m.text, hit ? "match" : "no match");
+    co_return hit ? Match::Yes : Match::No;
+  }
+
+  // §6.2: the explanation of a fail. Any trouble (no TXT, several, DNS errors, syntax errors, non-ASCII)
+  // silently leaves the default explanation. The lookup is not a DNS term and not a void lookup.
+  asio::awaitable<void> explain() {
+    out_.explanation = options_.default_explanation;
+    if (!exp_spec_) co_return;
+    const Frame frame{exp_domain_, 0, true};
+    const auto ignore = [&](std::string_view why) {
+      if (tracing()) step(frame, exp_term_, "ignored: " + std::string(why));
+    };
+    if (uses_ptr_macro(*exp_spec_)) co_await resolve_ptr_names();
+    MacroValues v = macro_values(exp_domain_);
+    v.ptr_name = ptr_name_for(exp_domain_);
+    std::string target, why;
+    if (!expand_domain_spec(*exp_spec_, v, target, &why)) co_return ignore(why);
+    if (!is_valid_dns_name(target)) co_return ignore("invalid name");
+    const DnsAnswer answer = co_await query(target, RrType::TXT);
+    if (!answer.ok()) co_return ignore(dns::to_string(answer.status));
+    if (answer.txt.size() != 1) co_return ignore("not exactly one TXT record");
+    const std::string text = join(answer.txt.front());
+    if (uses_ptr_macro(text)) co_await resolve_ptr_names();
+    v.ptr_name = ptr_name_for(exp_domain_);
+    std::string expanded;
+    if (!expand_macros(text, MacroUse::Explanation, v, expanded, &why)) co_return ignore(why);
+    if (tracing()) step(frame, exp_term_, "explanation: " + expanded);
+    out_.explanation = std::move(expanded);
+  }
+
+  dns::Resolver& resolver_;
+  const Options& options_;
+  const Limits& limits_;
+  Outcome& out_;
+  dns::Deadline deadline_;
+
+  IpAddress client_;
+  std::string sender_, local_, sender_domain_, domain_, helo_, receiver_;
+  std::int64_t timestamp_ = 0;
+
+  Result error_ = Result::PermError;
+  std::optional<std::string> exp_spec_;
+  std::string exp_term_, exp_domain_;
+  std::optional<std::vector<std::string>> ptr_names_;
+};
+
+}  // namespace
+
+asio::awaitable<Outcome> check_host(dns::Resolver& resolver, Request request, Options options,
+                                    dns::Deadline deadline) {
+  Outcome out;
+  Evaluation evaluation(resolver, request, options, deadline, out);
+  co_await evaluation.run();
+  co_return out;
+}
+
+}  // namespace spfgate::spf
