@@ -175,7 +175,7 @@ class Evaluation {
     if (tracing()) step(f, term, std::string(to_string(result)) + ": " + problem);
     error_ = result;
     out_.problem = std::move(problem);
-    if (out_.mechanism.empty()) out_.mechanism = std::string(term);
+    if (out_.mechanism.empty()) out_.mechanism = excerpt(term);  // a faulty term may hold any byte
     return Match::Stop;
   }
 
@@ -517,8 +517,10 @@ class Evaluation {
     v.ptr_name = ptr_name_for(exp_domain_);
     std::string expanded;
     if (!expand_macros(text, MacroUse::Explanation, v, expanded, &why)) co_return ignore(why);
-    if (tracing()) step(frame, exp_term_, "explanation: " + expanded);
-    out_.explanation = std::move(expanded);
+    // The text may quote request values (%{s}, %{l}, %{h}) that carry control bytes; the explanation ends up
+    // in replies and headers, so it leaves here clean.
+    out_.explanation = sanitize(expanded, kMaxExpansion);
+    if (tracing()) step(frame, exp_term_, "explanation: " + out_.explanation);
   }
 
   dns::Resolver& resolver_;

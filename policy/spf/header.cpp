@@ -268,7 +268,7 @@ bool AuthenticationResults::add(std::string_view method, std::string_view result
   r += keyword(result);
   if (!comment.empty()) {
     r += " (";
-    append_comment(r, comment, kMaxTextValue);
+    append_comment(r, comment, kMaxCommentName);  // short notes ("no PTR"); keeps spf + iprev in one line
     r += ')';
   }
   for (const AuthProperty& p : properties) {

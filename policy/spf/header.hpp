@@ -46,10 +46,10 @@ inline constexpr std::string_view kAuthenticationResults = "Authentication-Resul
 inline constexpr std::size_t kMaxHeaderLine = 900;
 // Bounds per value (octets, after escaping and quoting). Chosen so that the longest layout with every value
 // at its bound still fits kMaxHeaderLine (tests check this with hostile input).
-inline constexpr std::size_t kMaxHostValue = 100;     // helo, receiver, authserv-id, domain names
-inline constexpr std::size_t kMaxMailboxValue = 128;  // envelope-from
-inline constexpr std::size_t kMaxTextValue = 128;     // reason, explanation, problem, mechanism
-inline constexpr std::size_t kMaxCommentName = 64;    // names repeated inside the RFC 7208 comment
+inline constexpr std::size_t kMaxHostValue = 80;      // helo, receiver, authserv-id, domain names
+inline constexpr std::size_t kMaxMailboxValue = 100;  // envelope-from
+inline constexpr std::size_t kMaxTextValue = 160;     // reason, explanation, problem, mechanism
+inline constexpr std::size_t kMaxCommentName = 64;    // names inside the RFC 7208 comment; add()'s comment
 
 struct HeaderField {
   std::string_view name;  // kReceivedSpf or kAuthenticationResults
