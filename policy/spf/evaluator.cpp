@@ -108,44 +108,43 @@ struct RecordFetch {
 
 class Evaluation {
  public:
+  // `request` and `options` must outlive the evaluation (check_host() keeps them in its coroutine frame).
   Evaluation(dns::Resolver& resolver, const Request& request, const Options& options, dns::Deadline deadline,
              Outcome& out)
       : resolver_(resolver), options_(options), limits_(options.limits), out_(out) {
-    const auto budget_end = dns::Clock::now() + options.limits.time_budget;
-    deadline_ = std::min(deadline, budget_end);
+    deadline_ = std::min(deadline, dns::Clock::now() + options.limits.time_budget);
     client_ = unmap(request.client);  // §5: an IPv4-mapped client is an IPv4 client
     helo_ = request.helo;
     receiver_ = request.receiver;
     // §4.3: <sender> without a local-part gets "postmaster"; the HELO identity is postmaster@helo.
-    sender_ = request.sender.empty() ? "postmaster@" + request.helo : request.sender;
+    sender_ = request.sender;
+    if (sender_.empty()) sender_ = sender_storage_ = "postmaster@" + request.helo;
     const auto at = sender_.rfind('@');
-    if (at == std::string::npos) {
-      local_ = "postmaster";
+    if (at == std::string_view::npos) {
+      local_ = kPostmaster;
       sender_domain_ = dns::normalize_name(sender_);
     } else {
       local_ = sender_.substr(0, at);
-      sender_domain_ = dns::normalize_name(std::string_view(sender_).substr(at + 1));
+      sender_domain_ = dns::normalize_name(sender_.substr(at + 1));
       if (local_.empty()) {
-        local_ = "postmaster";
-        sender_.insert(0, local_);
+        local_ = kPostmaster;
+        sender_storage_ = std::string(kPostmaster) + std::string(sender_);
+        sender_ = sender_storage_;
       }
     }
-    domain_ = request.domain.empty() ? sender_domain_ : dns::normalize_name(request.domain);
-    timestamp_ = std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
+    out_.domain = request.domain.empty() ? sender_domain_ : dns::normalize_name(request.domain);
   }
 
   asio::awaitable<void> run() {
-    out_.domain = domain_;
-    const Frame frame{domain_, 0, true};
+    const std::string_view domain = out_.domain;
+    const Frame frame{domain, 0, true};
     // §4.3: a malformed or single-label <domain> (or an address literal) gives "none" without a lookup.
-    if (!is_valid_dns_name(domain_) || domain_.find('.') == std::string::npos || domain_.front() == '[') {
+    if (!is_valid_dns_name(domain) || domain.find('.') == std::string_view::npos || domain.front() == '[') {
       step(frame, "record", "none: malformed domain");
       out_.result = Result::None;
       co_return;
     }
-    RecordFetch fetch = co_await fetch_record(frame, domain_, {}, false);
+    RecordFetch fetch = select_record(frame, co_await lookup(std::string(domain), RrType::TXT), {}, false);
     switch (fetch.status) {
       case RecordFetch::Status::TempError: out_.result = Result::TempError; co_return;
       case RecordFetch::Status::PermError: out_.result = Result::PermError; co_return;
@@ -162,6 +161,8 @@ class Evaluation {
   }
 
  private:
+  static constexpr std::string_view kPostmaster = "postmaster";
+
   bool tracing() const noexcept { return options_.trace; }
 
   void step(Frame f, std::string_view term, std::string_view outcome) {
@@ -190,29 +191,38 @@ class Evaluation {
   bool note_void(Frame f, std::string_view term) {
     step(f, term, "void lookup");
     if (++out_.void_lookups <= limits_.max_void_lookups) return true;
-    stop(f, term, Result::PermError, "Void lookup limit of " + std::to_string(limits_.max_void_lookups) + " exceeded");
+    std::string problem = "Void lookup limit of ";
+    problem += std::to_string(limits_.max_void_lookups);
+    problem += " exceeded";
+    stop(f, term, Result::PermError, std::move(problem));
     return false;
   }
 
-  asio::awaitable<DnsAnswer> query(std::string name, RrType type) {
-    if (dns::Clock::now() >= deadline_) co_return DnsAnswer::failure(DnsStatus::Timeout, "time budget exhausted");
+  static asio::awaitable<DnsAnswer> out_of_time() {
+    co_return DnsAnswer::failure(DnsStatus::Timeout, "time budget exhausted");
+  }
+
+  // One query under the evaluation's deadline. A plain function handing out the resolver's own awaitable, so
+  // a lookup costs no coroutine frame of ours.
+  asio::awaitable<DnsAnswer> lookup(std::string name, RrType type) {
+    if (dns::Clock::now() >= deadline_) return out_of_time();
     ++out_.dns_queries;
-    co_return co_await resolver_.query(std::move(name), type, deadline_);
+    return resolver_.query(std::move(name), type, deadline_);
   }
 
   // Independent lookups of one mechanism (the addresses of its MX or PTR names) run concurrently; the
   // answers come back in the order of `names`, so what the caller makes of them does not depend on timing.
-  asio::awaitable<std::vector<DnsAnswer>> query_all(std::vector<std::string> names, RrType type) {
-    std::vector<DnsAnswer> answers;
+  asio::awaitable<std::vector<DnsAnswer>> lookup_all(std::vector<std::string> names, RrType type) {
     if (names.size() <= 1) {
-      for (std::string& name : names) answers.push_back(co_await query(std::move(name), type));
+      std::vector<DnsAnswer> answers;
+      for (std::string& name : names) answers.push_back(co_await lookup(std::move(name), type));
       co_return answers;
     }
     auto executor = co_await asio::this_coro::executor;
-    using Op = decltype(asio::co_spawn(executor, query(std::string(), type), asio::deferred));
+    using Op = decltype(asio::co_spawn(executor, lookup(std::string(), type), asio::deferred));
     std::vector<Op> ops;
     ops.reserve(names.size());
-    for (std::string& name : names) ops.push_back(asio::co_spawn(executor, query(std::move(name), type), asio::deferred));
+    for (std::string& name : names) ops.push_back(asio::co_spawn(executor, lookup(std::move(name), type), asio::deferred));
     auto [order, errors, results] = co_await asio::experimental::make_parallel_group(std::move(ops))
                                         .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
     for (const std::exception_ptr& e : errors)
@@ -220,21 +230,20 @@ class Evaluation {
     co_return std::move(results);
   }
 
-  // §4.4/§4.5: the TXT records of `domain`, exactly one starting with "v=spf1".
-  asio::awaitable<RecordFetch> fetch_record(Frame f, std::string_view domain, std::string_view term,
-                                            bool counts_as_void) {
+  // §4.4/§4.5: from the TXT answer for a domain, exactly one record starting with "v=spf1". Only the top
+  // record keeps its character-strings (Outcome::record_strings).
+  RecordFetch select_record(Frame f, DnsAnswer answer, std::string_view term, bool counts_as_void) {
+    const bool keep_strings = term.empty();
     RecordFetch fetch;
-    if (!is_valid_dns_name(domain)) co_return fetch;  // None
-    DnsAnswer answer = co_await query(std::string(domain), RrType::TXT);
     const std::string_view what = term.empty() ? std::string_view("record") : term;
     if (answer.is_temporary()) {
       stop(f, what, Result::TempError, dns_problem(answer));
       fetch.status = RecordFetch::Status::TempError;
-      co_return fetch;
+      return fetch;
     }
     if (answer.is_void()) {
       if (counts_as_void && !note_void(f, what)) fetch.status = RecordFetch::Status::PermError;
-      co_return fetch;
+      return fetch;
     }
     std::vector<std::string>* found = nullptr;
     for (auto& strings : answer.txt) {
@@ -242,15 +251,19 @@ class Evaluation {
       if (found) {
         stop(f, what, Result::PermError, "Two or more type TXT spf records found.");
         fetch.status = RecordFetch::Status::PermError;
-        co_return fetch;
+        return fetch;
       }
       found = &strings;
     }
-    if (!found) co_return fetch;
+    if (!found) return fetch;
     fetch.status = RecordFetch::Status::Found;
+    if (!keep_strings && found->size() == 1) {
+      fetch.text = std::move(found->front());  // the common one-string record: no copy
+      return fetch;
+    }
     fetch.text = join(*found);
-    fetch.strings = std::move(*found);
-    co_return fetch;
+    if (keep_strings) fetch.strings = std::move(*found);
+    return fetch;
   }
 
   MacroValues macro_values(std::string_view domain) const {
@@ -262,8 +275,7 @@ class Evaluation {
     v.helo = helo_;
     v.receiver = receiver_;
     v.client = client_;
-    v.timestamp = timestamp_;
-    return v;
+    return v;  // no timestamp: %{t} is allowed only in explanation text, see explain()
   }
 
   // %{p} (§7.3): the validated names of the client, looked up once per evaluation (at most max_ptr_names
@@ -271,10 +283,10 @@ class Evaluation {
   asio::awaitable<void> resolve_ptr_names() {
     if (ptr_names_) co_return;
     ptr_names_.emplace();
-    DnsAnswer answer = co_await query(dns::reverse_name(client_), RrType::PTR);
+    DnsAnswer answer = co_await lookup(dns::reverse_name(client_), RrType::PTR);
     if (!answer.ok()) co_return;
     if (answer.names.size() > limits_.max_ptr_names) answer.names.resize(limits_.max_ptr_names);
-    std::vector<DnsAnswer> addresses = co_await query_all(answer.names, address_type());
+    std::vector<DnsAnswer> addresses = co_await lookup_all(answer.names, address_type());
     for (std::size_t i = 0; i < addresses.size(); ++i)
       if (addresses[i].ok() && contains(addresses[i], client_, client_.is_v4() ? 32 : 128))
         ptr_names_->push_back(std::move(answer.names[i]));
@@ -317,7 +329,7 @@ class Evaluation {
     }
     if (tracing()) step(f, "record", excerpt(text, kMaxTracedRecord));
     for (const Mechanism& m : record.mechanisms) {
-      const Match match = co_await mechanism(f, m);
+      const Match match = m.queries_dns() ? co_await dns_mechanism(f, m) : local_mechanism(f, m);
       if (match == Match::Stop) co_return error_;
       if (match == Match::No) continue;
       if (f.top) {
@@ -332,7 +344,8 @@ class Evaluation {
       if (uses_ptr_macro(*record.redirect)) co_await resolve_ptr_names();
       std::string target;
       if (!expand_target(f, *record.redirect, term, target)) co_return Result::PermError;
-      RecordFetch fetch = co_await fetch_record(f, target, term, true);
+      RecordFetch fetch;
+      if (is_valid_dns_name(target)) fetch = select_record(f, co_await lookup(target, RrType::TXT), term, true);
       switch (fetch.status) {
         case RecordFetch::Status::TempError: co_return Result::TempError;
         case RecordFetch::Status::PermError: co_return Result::PermError;
@@ -362,108 +375,114 @@ class Evaluation {
     exp_domain_ = std::string(f.domain);
   }
 
-  asio::awaitable<Match> mechanism(Frame f, const Mechanism& m) {
-    switch (m.type) {
-      case MechanismType::All: step(f, m.text, "match"); co_return Match::Yes;
-      case MechanismType::Ip4:
-      case MechanismType::Ip6: {
-        const bool v4 = m.type == MechanismType::Ip4;
-        const bool hit = client_.is_v4() == v4 && prefix_match(m.network, client_, v4 ? m.cidr4 : m.cidr6);
-        step(f, m.text, hit ? "match" : "no match");
-        co_return hit ? Match::Yes : Match::No;
-      }
-      default: break;
+  // all, ip4, ip6: no DNS, so no coroutine.
+  Match local_mechanism(Frame f, const Mechanism& m) {
+    bool hit = true;  // all
+    if (m.type == MechanismType::Ip4 || m.type == MechanismType::Ip6) {
+      const bool v4 = m.type == MechanismType::Ip4;
+      hit = client_.is_v4() == v4 && prefix_match(m.network, client_, v4 ? m.cidr4 : m.cidr6);
     }
+    step(f, m.text, hit ? "match" : "no match");
+    return hit ? Match::Yes : Match::No;
+  }
+
+  // include, a, mx, exists (ptr has its own): one DNS term each.
+  asio::awaitable<Match> dns_mechanism(Frame f, const Mechanism& m) {
     if (!count_term(f, m.text)) co_return Match::Stop;
     if (uses_ptr_macro(m.domain_spec)) co_await resolve_ptr_names();
     std::string target;
     if (!expand_target(f, m.domain_spec, m.text, target)) co_return Match::Stop;
-    switch (m.type) {
-      case MechanismType::Include: co_return co_await include(f, m, target);
-      case MechanismType::Ptr: co_return co_await ptr(f, m, target);
-      default: break;
+
+    if (m.type == MechanismType::Ptr) co_return co_await ptr(f, m, std::move(target));
+    if (m.type == MechanismType::Include) {
+      // §5.2: include matches on pass, not on fail/softfail/neutral; errors propagate; no record is permerror.
+      RecordFetch fetch;
+      if (is_valid_dns_name(target)) fetch = select_record(f, co_await lookup(target, RrType::TXT), m.text, true);
+      switch (fetch.status) {
+        case RecordFetch::Status::TempError:
+        case RecordFetch::Status::PermError: co_return Match::Stop;
+        case RecordFetch::Status::None:
+          co_return stop(f, m.text, Result::PermError,
+                         "No valid SPF record for included domain: " + excerpt(target) + ": " + excerpt(m.text));
+        case RecordFetch::Status::Found: break;
+      }
+      const Result inner = co_await evaluate(Frame{target, f.depth + 1, false}, fetch.text);
+      switch (inner) {
+        case Result::Pass: step(f, m.text, "match"); co_return Match::Yes;
+        case Result::TempError:
+        case Result::PermError: co_return Match::Stop;
+        default:
+          if (tracing()) step(f, m.text, "no match (" + std::string(to_string(inner)) + ")");
+          co_return Match::No;
+      }
     }
+
     // a, mx, exists: a name that cannot be queried (empty or over-long label, §4.3) matches nothing.
     if (!is_valid_dns_name(target)) {
-      step(f, m.text, "no match: invalid name " + excerpt(target));
+      if (tracing()) step(f, m.text, "no match: invalid name " + excerpt(target));
       co_return Match::No;
     }
-    switch (m.type) {
-      case MechanismType::A: co_return co_await a(f, m, std::move(target));
-      case MechanismType::Mx: co_return co_await mx(f, m, std::move(target));
-      default: co_return co_await exists(f, m, std::move(target));
-    }
-  }
-
-  // §5.2: include matches on pass, not on fail/softfail/neutral; errors propagate; no record is permerror.
-  asio::awaitable<Match> include(Frame f, const Mechanism& m, const std::string& target) {
-    RecordFetch fetch = co_await fetch_record(f, target, m.text, true);
-    switch (fetch.status) {
-      case RecordFetch::Status::TempError:
-      case RecordFetch::Status::PermError: co_return Match::Stop;
-      case RecordFetch::Status::None:
-        co_return stop(f, m.text, Result::PermError,
-                       "No valid SPF record for included domain: " + excerpt(target) + ": " + excerpt(m.text));
-      case RecordFetch::Status::Found: break;
-    }
-    const Result inner = co_await evaluate(Frame{target, f.depth + 1, false}, fetch.text);
-    switch (inner) {
-      case Result::Pass: step(f, m.text, "match"); co_return Match::Yes;
-      case Result::TempError:
-      case Result::PermError: co_return Match::Stop;
-      default:
-        if (tracing()) step(f, m.text, "no match (" + std::string(to_string(inner)) + ")");
-        co_return Match::No;
-    }
-  }
-
-  // §5.3: the addresses of the target, of the client's family, within the CIDR length.
-  asio::awaitable<Match> a(Frame f, const Mechanism& m, std::string target) {
-    const RrType type = address_type();
-    DnsAnswer answer = co_await query(std::move(target), type);
+    // §5.3 a: addresses of the client's family; §5.4 mx: the MX names first; §5.7 exists: A, whatever the
+    // client's family.
+    const RrType type = m.type == MechanismType::Mx       ? RrType::MX
+                        : m.type == MechanismType::Exists ? RrType::A
+                                                          : address_type();
+    DnsAnswer answer = co_await lookup(std::move(target), type);
     if (answer.is_temporary()) co_return stop(f, m.text, Result::TempError, dns_problem(answer));
     if (answer.is_void()) co_return note_void(f, m.text) ? Match::No : Match::Stop;
-    const bool hit = contains(answer, client_, type == RrType::A ? m.cidr4 : m.cidr6);
+    bool hit = false;
+    if (m.type == MechanismType::Exists) {
+      hit = !answer.addresses.empty();
+    } else if (m.type == MechanismType::A) {
+      hit = contains(answer, client_, type == RrType::A ? m.cidr4 : m.cidr6);
+    } else {
+      const Match mx = co_await mx_hosts(f, m, std::move(answer.mx));
+      if (mx == Match::Stop) co_return mx;
+      hit = mx == Match::Yes;
+    }
     step(f, m.text, hit ? "match" : "no match");
     co_return hit ? Match::Yes : Match::No;
   }
 
   // §5.4: the addresses of every MX name; more than max_mx_names names is permerror (§4.6.4).
-  asio::awaitable<Match> mx(Frame f, const Mechanism& m, std::string target) {
-    DnsAnswer answer = co_await query(std::move(target), RrType::MX);
-    if (answer.is_temporary()) co_return stop(f, m.text, Result::TempError, dns_problem(answer));
-    if (answer.is_void()) co_return note_void(f, m.text) ? Match::No : Match::Stop;
-    // Preference order, like pyspf, so the first error or match is the same whatever order DNS used.
-    std::sort(answer.mx.begin(), answer.mx.end(), [](const dns::MxRecord& x, const dns::MxRecord& y) {
+  asio::awaitable<Match> mx_hosts(Frame f, const Mechanism& m, std::vector<dns::MxRecord> mx) {
+    // RFC 7505 null MX ("." / empty exchange) names no host.
+    std::erase_if(mx, [](const dns::MxRecord& r) {
+      return r.exchange.empty() || r.exchange == "." || !is_valid_dns_name(r.exchange);
+    });
+    if (mx.size() > limits_.max_mx_names) {
+      std::string problem = "More than ";
+      problem += std::to_string(limits_.max_mx_names);
+      problem += " MX records returned";
+      co_return stop(f, m.text, Result::PermError, std::move(problem));
+    }
+    const RrType type = address_type();
+    const unsigned bits = type == RrType::A ? m.cidr4 : m.cidr6;
+    // §5: a DNS error while evaluating the mechanism is temperror. Taken in preference order (as pyspf),
+    // the first error or match decides, whatever order DNS listed the names or the answers arrived in.
+    const auto judge = [&](const DnsAnswer& host) {
+      if (host.is_temporary()) return stop(f, m.text, Result::TempError, dns_problem(host));
+      return contains(host, client_, bits) ? Match::Yes : Match::No;
+    };
+    if (mx.size() == 1) co_return judge(co_await lookup(std::move(mx.front().exchange), type));
+    std::sort(mx.begin(), mx.end(), [](const dns::MxRecord& x, const dns::MxRecord& y) {
       return x.preference != y.preference ? x.preference < y.preference : x.exchange < y.exchange;
     });
     std::vector<std::string> names;
-    names.reserve(answer.mx.size());
-    for (dns::MxRecord& r : answer.mx)  // RFC 7505 null MX ("." / empty exchange) names no host
-      if (!r.exchange.empty() && r.exchange != "." && is_valid_dns_name(r.exchange)) names.push_back(std::move(r.exchange));
-    if (names.size() > limits_.max_mx_names)
-      co_return stop(f, m.text, Result::PermError,
-                     "More than " + std::to_string(limits_.max_mx_names) + " MX records returned");
-    const RrType type = address_type();
-    const std::vector<DnsAnswer> addresses = co_await query_all(std::move(names), type);
-    const unsigned bits = type == RrType::A ? m.cidr4 : m.cidr6;
-    for (const DnsAnswer& host : addresses) {
-      // §5: a DNS error while evaluating the mechanism is temperror; taken in MX order, as serially.
-      if (host.is_temporary()) co_return stop(f, m.text, Result::TempError, dns_problem(host));
-      if (contains(host, client_, bits)) {
-        step(f, m.text, "match");
-        co_return Match::Yes;
-      }
+    names.reserve(mx.size());
+    for (dns::MxRecord& r : mx) names.push_back(std::move(r.exchange));
+    for (const DnsAnswer& host : co_await lookup_all(std::move(names), type)) {
+      const Match verdict = judge(host);
+      if (verdict != Match::No) co_return verdict;
     }
-    step(f, m.text, "no match");
     co_return Match::No;
   }
 
   // §5.5: validated PTR names of the client within the target domain. A failed PTR lookup is no match; a
   // failed address lookup skips that name. Only the first max_ptr_names names are considered (§4.6.4), and
   // only those within the target need validating.
-  asio::awaitable<Match> ptr(Frame f, const Mechanism& m, const std::string& target) {
-    DnsAnswer answer = co_await query(dns::reverse_name(client_), RrType::PTR);
+  asio::awaitable<Match> ptr(Frame f, const Mechanism& m, std::string target) {
+    DnsAnswer answer = co_await lookup(dns::reverse_name(client_), RrType::PTR);
     if (answer.is_temporary()) {
       if (tracing()) step(f, m.text, "no match: " + dns_problem(answer));
       co_return Match::No;
@@ -473,8 +492,7 @@ class Evaluation {
     std::vector<std::string> candidates;
     for (std::string& name : answer.names)
       if (is_within(name, target) && is_valid_dns_name(name)) candidates.push_back(std::move(name));
-    const std::vector<DnsAnswer> addresses = co_await query_all(std::move(candidates), address_type());
-    for (const DnsAnswer& host : addresses) {
+    for (const DnsAnswer& host : co_await lookup_all(std::move(candidates), address_type())) {
       if (host.ok() && contains(host, client_, client_.is_v4() ? 32 : 128)) {
         step(f, m.text, "match");
         co_return Match::Yes;
@@ -482,16 +500,6 @@ class Evaluation {
     }
     step(f, m.text, "no match");
     co_return Match::No;
-  }
-
-  // §5.7: any A record, whatever the client's family.
-  asio::awaitable<Match> exists(Frame f, const Mechanism& m, std::string target) {
-    DnsAnswer answer = co_await query(std::move(target), RrType::A);
-    if (answer.is_temporary()) co_return stop(f, m.text, Result::TempError, dns_problem(answer));
-    if (answer.is_void()) co_return note_void(f, m.text) ? Match::No : Match::Stop;
-    const bool hit = !answer.addresses.empty();
-    step(f, m.text, hit ? "match" : "no match");
-    co_return hit ? Match::Yes : Match::No;
   }
 
   // §6.2: the explanation of a fail. Any trouble (no TXT, several, DNS errors, syntax errors, non-ASCII)
@@ -509,12 +517,15 @@ class Evaluation {
     std::string target, why;
     if (!expand_domain_spec(*exp_spec_, v, target, &why)) co_return ignore(why);
     if (!is_valid_dns_name(target)) co_return ignore("invalid name");
-    const DnsAnswer answer = co_await query(target, RrType::TXT);
+    const DnsAnswer answer = co_await lookup(std::move(target), RrType::TXT);
     if (!answer.ok()) co_return ignore(dns::to_string(answer.status));
     if (answer.txt.size() != 1) co_return ignore("not exactly one TXT record");
     const std::string text = join(answer.txt.front());
     if (uses_ptr_macro(text)) co_await resolve_ptr_names();
     v.ptr_name = ptr_name_for(exp_domain_);
+    v.timestamp = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
     std::string expanded;
     if (!expand_macros(text, MacroUse::Explanation, v, expanded, &why)) co_return ignore(why);
     // The text may quote request values (%{s}, %{l}, %{h}) that carry control bytes; the explanation ends up
@@ -530,8 +541,8 @@ class Evaluation {
   dns::Deadline deadline_;
 
   IpAddress client_;
-  std::string sender_, local_, sender_domain_, domain_, helo_, receiver_;
-  std::int64_t timestamp_ = 0;
+  std::string_view sender_, local_, helo_, receiver_;  // views into the Request (or sender_storage_)
+  std::string sender_storage_, sender_domain_;
 
   Result error_ = Result::PermError;
   std::optional<std::string> exp_spec_;

@@ -26,6 +26,13 @@ bool is_literal(char c, MacroUse use) noexcept {
   return u >= 0x21 && u <= 0x7E;
 }
 
+// The end of the run of literal characters starting at text[i]: the next '%', the end, or the first
+// character that is not a macro-literal (the caller tells the last two apart).
+std::size_t literal_run(std::string_view text, std::size_t i, MacroUse use) noexcept {
+  while (i < text.size() && is_literal(text[i], use)) ++i;
+  return i;
+}
+
 // One parsed "%{...}".
 struct MacroSpec {
   char letter = 0;           // lower case
@@ -41,7 +48,6 @@ struct Token {
   TokenKind kind = TokenKind::Literal;
   std::size_t end = 0;  // one past the token
   MacroSpec macro;
-  std::string error;
 };
 
 // The dot-separated piece of `text` around position `at`, for pyspf's "invalid-macro-char : <label>".
@@ -53,12 +59,13 @@ std::string_view label_around(std::string_view text, std::size_t at) {
   return text.substr(begin, end - begin);
 }
 
-// Reads the token at text[i] (a '%' or a literal). Never reads past the end; O(token length).
-Token next_token(std::string_view text, std::size_t i, MacroUse use) {
+// Reads the token at text[i] (a '%' or a literal). Never reads past the end; O(token length). On a syntax
+// error returns kind Error and sets *error (the only case that builds a string).
+Token next_token(std::string_view text, std::size_t i, MacroUse use, std::string* error) {
   Token t;
   const auto fail = [&](std::string message) {
     t.kind = TokenKind::Error;
-    t.error = std::move(message);
+    if (error) *error = std::move(message);
     return t;
   };
   const auto bad_char = [&] { return fail("invalid-macro-char : " + excerpt(label_around(text, i))); };
@@ -224,9 +231,14 @@ std::string ip_macro_text(const IpAddress& address) {
 }
 
 std::optional<std::string> check_macro_string(std::string_view text, MacroUse use) {
+  std::string error;
   for (std::size_t i = 0; i < text.size();) {
-    Token t = next_token(text, i, use);
-    if (t.kind == TokenKind::Error) return std::move(t.error);
+    if (const std::size_t end = literal_run(text, i, use); end != i) {
+      i = end;
+      continue;
+    }
+    const Token t = next_token(text, i, use, &error);
+    if (t.kind == TokenKind::Error) return error;
     i = t.end;
   }
   return std::nullopt;
@@ -236,10 +248,16 @@ std::optional<std::string> check_domain_spec(std::string_view text) {
   const auto invalid = [&] { return "Invalid domain found (use FQDN): " + excerpt(text); };
   if (text.empty()) return invalid();
   bool ends_with_macro = false;
+  std::string error;
   for (std::size_t i = 0; i < text.size();) {
-    Token t = next_token(text, i, MacroUse::DomainSpec);
+    if (const std::size_t end = literal_run(text, i, MacroUse::DomainSpec); end != i) {
+      ends_with_macro = false;
+      i = end;
+      continue;
+    }
+    const Token t = next_token(text, i, MacroUse::DomainSpec, &error);
     if (t.kind == TokenKind::Error)
-      return text[i] == '%' ? std::move(t.error) : invalid();  // a bad literal is a bad domain
+      return text[i] == '%' ? error : invalid();  // a bad literal is a bad domain
     ends_with_macro = t.kind != TokenKind::Literal;
     i = t.end;
   }
@@ -267,15 +285,22 @@ bool expand_macros(std::string_view text, MacroUse use, const MacroValues& v, st
   out.clear();
   Writer w(out);
   const auto too_long = [&] {
-    if (error) *error = "Macro expansion exceeds " + std::to_string(kMaxExpansion) + " octets";
+    if (error) {
+      *error = "Macro expansion exceeds ";
+      *error += std::to_string(kMaxExpansion);
+      *error += " octets";
+    }
     return false;
   };
   for (std::size_t i = 0; i < text.size();) {
-    Token t = next_token(text, i, use);
+    if (const std::size_t end = literal_run(text, i, use); end != i) {
+      if (!w.put(text.substr(i, end - i))) return too_long();
+      i = end;
+      continue;
+    }
+    const Token t = next_token(text, i, use, error);
     switch (t.kind) {
-      case TokenKind::Error:
-        if (error) *error = std::move(t.error);
-        return false;
+      case TokenKind::Error: return false;
       case TokenKind::Literal:
         if (!w.put(text[i], false)) return too_long();
         break;

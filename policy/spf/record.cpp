@@ -1,6 +1,5 @@
 #include "policy/spf/record.hpp"
 
-#include "common/text.hpp"
 #include "policy/spf/excerpt.hpp"
 #include "policy/spf/macro.hpp"
 
@@ -29,9 +28,19 @@ constexpr std::array<Known, 8> kMechanisms{{{"all", MechanismType::All},
                                             {"ip6", MechanismType::Ip6},
                                             {"exists", MechanismType::Exists}}};
 
+// ASCII case-insensitive equality; `word` is lower case. Inline here: it runs for every term.
+bool is_word(std::string_view text, std::string_view word) noexcept {
+  if (text.size() != word.size()) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != word[i]) return false;
+  }
+  return true;
+}
+
 std::optional<MechanismType> mechanism_type(std::string_view name) noexcept {
   for (const Known& k : kMechanisms)
-    if (iequals(k.name, name)) return k.type;
+    if (is_word(name, k.name)) return k.type;
   return std::nullopt;
 }
 
@@ -51,20 +60,22 @@ long strip_cidr(std::string_view& s) noexcept {
 
 // ip4-network = qnum "." qnum "." qnum "." qnum, qnum = 0..255 without leading zeros (§5.6).
 std::optional<IpAddress> parse_ip4_network(std::string_view s) {
-  int parts = 0;
+  boost::asio::ip::address_v4::bytes_type bytes{};
   std::size_t i = 0;
-  while (true) {
+  for (std::size_t part = 0; part < bytes.size(); ++part) {
+    if (part > 0) {
+      if (i >= s.size() || s[i] != '.') return std::nullopt;
+      ++i;
+    }
     const std::size_t begin = i;
     unsigned value = 0;
     while (i < s.size() && is_digit(s[i]) && i - begin < 3) value = value * 10 + static_cast<unsigned>(s[i++] - '0');
     const std::size_t len = i - begin;
     if (len == 0 || value > 255 || (len > 1 && s[begin] == '0')) return std::nullopt;
-    if (++parts == 4) break;
-    if (i >= s.size() || s[i] != '.') return std::nullopt;
-    ++i;
+    bytes[part] = static_cast<unsigned char>(value);
   }
   if (i != s.size()) return std::nullopt;
-  return parse_ip(s);
+  return IpAddress(boost::asio::ip::address_v4(bytes));
 }
 
 class TermParser {
@@ -96,8 +107,8 @@ class TermParser {
     const auto eq = t.find('=');
     const std::string_view name = t.substr(0, eq);
     const std::string_view value = t.substr(eq + 1);
-    const bool is_redirect = iequals(name, "redirect");
-    if (is_redirect || iequals(name, "exp")) {
+    const bool is_redirect = is_word(name, "redirect");
+    if (is_redirect || is_word(name, "exp")) {
       auto& slot = is_redirect ? record_.redirect : record_.exp;
       // §6: "These two modifiers MUST NOT appear in a record more than once each."
       if (slot) return fail(std::string(is_redirect ? "redirect" : "exp") + "= MUST appear at most once", t);
@@ -127,7 +138,9 @@ class TermParser {
       default: explicit_qualifier = false; break;
     }
     if (explicit_qualifier) body.remove_prefix(1);
-    const std::string_view name = body.substr(0, body.find_first_of(":/"));
+    std::size_t name_end = 0;
+    while (name_end < body.size() && body[name_end] != ':' && body[name_end] != '/') ++name_end;
+    const std::string_view name = body.substr(0, name_end);
     const auto type = mechanism_type(name);
     if (!type) {
       // pyspf tells "=all" or "!a" apart from an unknown name.
@@ -248,7 +261,7 @@ std::string_view to_string(MechanismType type) noexcept {
 }
 
 bool is_spf_record(std::string_view text) noexcept {
-  if (text.size() < kVersion.size() || !iequals(text.substr(0, kVersion.size()), kVersion)) return false;
+  if (text.size() < kVersion.size() || !is_word(text.substr(0, kVersion.size()), kVersion)) return false;
   return text.size() == kVersion.size() || text[kVersion.size()] == ' ';
 }
 

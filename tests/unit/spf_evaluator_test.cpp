@@ -119,7 +119,7 @@ TEST(SpfEvaluator, EleventhDnsTermIsPermerror) {
   MemoryResolver r;
   std::string ten = "v=spf1", eleven = "v=spf1";
   for (int i = 1; i <= 11; ++i) {
-    const std::string host = "h" + std::to_string(i) + ".example.org";
+    const std::string host = cat("h", i, ".example.org");
     r.add_a(host, "203.0.113.1");
     if (i <= 10) ten += " a:" + host;
     eleven += " a:" + host;
@@ -178,19 +178,19 @@ TEST(SpfEvaluator, WideIncludeTreeCostsAboutTenTermsOfQueries) {
   MemoryResolver r;
   std::string top = "v=spf1";
   for (int i = 0; i < 10; ++i) {
-    const std::string l1 = "l1-" + std::to_string(i) + ".example.org";
+    const std::string l1 = cat("l1-", i, ".example.org");
     top += " include:" + l1;
     std::string mid = "v=spf1";
     for (int j = 0; j < 10; ++j) {
-      const std::string l2 = "l2-" + std::to_string(i) + "-" + std::to_string(j) + ".example.org";
+      const std::string l2 = cat("l2-", i, "-", j, ".example.org");
       mid += " include:" + l2;
       std::string leaf = "v=spf1";
-      for (int k = 0; k < 10; ++k) leaf += " include:l3-" + std::to_string(k) + ".example.org";
+      for (int k = 0; k < 10; ++k) leaf += cat(" include:l3-", k, ".example.org");
       r.add_txt(l2, {leaf + " -all"});
     }
     r.add_txt(l1, {mid + " -all"});
   }
-  for (int k = 0; k < 10; ++k) r.add_txt("l3-" + std::to_string(k) + ".example.org", {"v=spf1 -all"});
+  for (int k = 0; k < 10; ++k) r.add_txt(cat("l3-", k, ".example.org"), {"v=spf1 -all"});
   r.add_txt("tree.example.org", {top + " -all"});
   Outcome o = run(r, request("192.0.2.1", "x@tree.example.org"));
   EXPECT_EQ(o.result, Result::PermError);
@@ -223,8 +223,8 @@ TEST(SpfEvaluator, MxNameLimitIsPerMechanism) {
   r.add_txt("ten.example.org", {"v=spf1 mx -all"});
   r.add_txt("eleven.example.org", {"v=spf1 mx -all"});
   for (int i = 0; i < 11; ++i) {
-    const std::string host = "mx" + std::to_string(i) + ".example.org";
-    for (int a = 1; a <= 20; ++a) r.add_a(host, "203.0.113." + std::to_string(a + 10 * i));  // many addresses
+    const std::string host = cat("mx", i, ".example.org");
+    for (int a = 1; a <= 20; ++a) r.add_a(host, cat("203.0.113.", a + 10 * i));  // many addresses
     if (i < 10) r.add_mx("ten.example.org", static_cast<std::uint16_t>(i), host);
     r.add_mx("eleven.example.org", static_cast<std::uint16_t>(i), host);
   }
@@ -268,7 +268,7 @@ TEST(SpfEvaluator, PtrMechanismValidatesOnlyTheFirstTenNames) {
   MemoryResolver r;
   const IpAddress client = *parse_ip("192.0.2.5");
   r.add_txt("ptr.example.org", {"v=spf1 ptr -all"});
-  for (int i = 0; i < 10; ++i) r.add_reverse(client, "h" + std::to_string(i) + ".other.example");
+  for (int i = 0; i < 10; ++i) r.add_reverse(client, cat("h", i, ".other.example"));
   r.add_reverse(client, "mail.ptr.example.org");  // the 11th name: ignored (§4.6.4)
   r.add_a("mail.ptr.example.org", "192.0.2.5");
   EXPECT_EQ(run(r, request("192.0.2.5", "x@ptr.example.org")).result, Result::Fail);
@@ -356,6 +356,13 @@ TEST(SpfEvaluator, ExplanationOnlyForFailAndOnlyFromTheDecidingRecord) {
   Outcome slow = run(r, request("192.0.2.1", "x@slow-exp.example.org"));
   EXPECT_EQ(slow.result, Result::Fail);  // a failed exp= lookup never turns fail into temperror
   EXPECT_EQ(slow.explanation, "SPF fail - not authorized");
+  r.add_txt("t.example.org", {"v=spf1 -all exp=t-why.example.org"});
+  r.add_txt("t-why.example.org", {"%{t}"});
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  const long long t = std::stoll(run(r, request("192.0.2.1", "x@t.example.org")).explanation);
+  EXPECT_GE(t, now - 60);
+  EXPECT_LE(t, now + 60);
   Options custom;
   custom.default_explanation = "Not authorized";
   EXPECT_EQ(run(r, request("192.0.2.1", "x@redir.example.org"), custom).explanation, "Not authorized");

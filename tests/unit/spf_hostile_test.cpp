@@ -25,8 +25,7 @@ std::vector<std::string> character_strings(const std::string& text) {
 std::string long_record(std::size_t size) {
   std::string r = "v=spf1";
   for (unsigned i = 0; r.size() < size; ++i)
-    r += " ip4:10." + std::to_string((i >> 16) & 255) + "." + std::to_string((i >> 8) & 255) + "." +
-         std::to_string(i & 255);
+    r += cat(" ip4:10.", (i >> 16) & 255, ".", (i >> 8) & 255, ".", i & 255);
   return r + " ip4:192.0.2.1 -all";
 }
 
@@ -52,7 +51,7 @@ TEST(SpfHostile, ManyMacrosAreBoundedNotExpandedToMegabytes) {
   const std::string sender = std::string(200, 'x') + "@example.org";  // 1500 * 212 octets would be ~318 KB
   Outcome o = run(r, request("192.0.2.1", sender));
   EXPECT_EQ(o.result, Result::PermError);
-  EXPECT_EQ(o.problem, "Macro expansion exceeds " + std::to_string(kMaxExpansion) + " octets");
+  EXPECT_EQ(o.problem, cat("Macro expansion exceeds ", kMaxExpansion, " octets"));
 
   // 5 KB of "%%" and "%_": valid; the 2500-octet first label is cut off by §7.3's left truncation.
   MemoryResolver r2;
@@ -127,7 +126,7 @@ TEST(SpfHostile, DeepIncludeChains) {
   MemoryResolver r;
   // d0 -> d1 -> ... -> d9: ten include terms, the last record matches.
   for (int i = 0; i < 9; ++i)
-    r.add_txt("d" + std::to_string(i) + ".example.org", {"v=spf1 include:d" + std::to_string(i + 1) + ".example.org -all"});
+    r.add_txt(cat("d", i, ".example.org"), {cat("v=spf1 include:d", i + 1, ".example.org -all")});
   r.add_txt("d9.example.org", {"v=spf1 include:leaf.example.org -all"});
   r.add_txt("leaf.example.org", {"v=spf1 ip4:192.0.2.1 -all"});
   Outcome ok = run(r, request("192.0.2.1", "x@d0.example.org"));
@@ -142,7 +141,7 @@ TEST(SpfHostile, DeepIncludeChains) {
   EXPECT_LE(r.query_count(), 11u);
   // A 100-link chain stops at the 11th link as well.
   for (int i = 0; i < 100; ++i)
-    r.add_txt("c" + std::to_string(i) + ".example.org", {"v=spf1 include:c" + std::to_string(i + 1) + ".example.org"});
+    r.add_txt(cat("c", i, ".example.org"), {cat("v=spf1 include:c", i + 1, ".example.org")});
   r.clear_queries();
   EXPECT_EQ(run(r, request("192.0.2.1", "x@c0.example.org")).result, Result::PermError);
   EXPECT_LE(r.query_count(), 11u);
@@ -163,9 +162,9 @@ TEST(SpfHostile, ManyMxTargetsWithManyAddresses) {
   r.add_txt("example.org", {"v=spf1 mx mx:other.example.org -all"});
   r.add_txt("twelve.example.org", {"v=spf1 mx -all"});
   for (int i = 0; i < 12; ++i) {
-    const std::string host = "mx" + std::to_string(i) + ".example.org";
-    for (int a = 0; a < 200; ++a) r.add_a(host, "10." + std::to_string(i) + "." + std::to_string(a) + ".1");
-    r.add_a(host, "2001:db8::" + std::to_string(i + 1));
+    const std::string host = cat("mx", i, ".example.org");
+    for (int a = 0; a < 200; ++a) r.add_a(host, cat("10.", i, ".", a, ".1"));
+    r.add_a(host, cat("2001:db8::", i + 1));
     if (i < 10) r.add_mx("example.org", 10, host);
     r.add_mx("twelve.example.org", static_cast<std::uint16_t>(i), host);
   }
