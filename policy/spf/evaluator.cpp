@@ -85,6 +85,9 @@ bool is_within(std::string_view name, std::string_view domain) noexcept {
          iequals(name.substr(name.size() - domain.size()), domain);
 }
 
+// Prefix length that compares whole addresses: 32 for IPv4, 128 for IPv6.
+unsigned full_length(const IpAddress& address) noexcept { return address.is_v4() ? 32 : 128; }
+
 bool contains(const DnsAnswer& answer, const IpAddress& client, unsigned bits) noexcept {
   for (const IpAddress& a : answer.addresses)
     if (a.is_v4() == client.is_v4() && prefix_match(a, client, bits)) return true;
@@ -278,18 +281,24 @@ class Evaluation {
     return v;  // no timestamp: %{t} is allowed only in explanation text, see explain()
   }
 
-  // %{p} (§7.3): the validated names of the client, looked up once per evaluation (at most max_ptr_names
-  // PTR names are validated). DNS errors simply leave fewer names: the macro then reads "unknown".
-  asio::awaitable<void> resolve_ptr_names() {
-    if (ptr_names_) co_return;
+  // %{p} (§7.3): the validated names of the client, looked up once per evaluation. §4.6.4: the PTR lookup
+  // of %{p} counts against the DNS term limit (false: the limit was exceeded, the evaluation has stopped),
+  // and at most max_ptr_names PTR names are validated. DNS errors, or no room left in the budget while
+  // expanding exp= text (which cannot fail), leave no names: the macro then reads "unknown". A PTR lookup
+  // without answers is not a void lookup here: the client, not the domain owner, controls it.
+  asio::awaitable<bool> resolve_ptr_names(Frame f, std::string_view term, bool may_fail = true) {
+    if (ptr_names_) co_return true;
+    if (!may_fail && out_.dns_terms >= limits_.max_dns_terms) co_return true;  // no names: "unknown"
+    if (!count_term(f, term)) co_return false;
     ptr_names_.emplace();
     DnsAnswer answer = co_await lookup(dns::reverse_name(client_), RrType::PTR);
-    if (!answer.ok()) co_return;
+    if (!answer.ok()) co_return true;
     if (answer.names.size() > limits_.max_ptr_names) answer.names.resize(limits_.max_ptr_names);
     std::vector<DnsAnswer> addresses = co_await lookup_all(answer.names, address_type());
     for (std::size_t i = 0; i < addresses.size(); ++i)
-      if (addresses[i].ok() && contains(addresses[i], client_, client_.is_v4() ? 32 : 128))
+      if (addresses[i].ok() && contains(addresses[i], client_, full_length(client_)))
         ptr_names_->push_back(std::move(answer.names[i]));
+    co_return true;
   }
 
   // §7.3: <domain> itself if validated, else a validated subdomain of it, else any validated name.
@@ -341,7 +350,7 @@ class Evaluation {
     if (record.redirect && !record.has_all) {
       const std::string_view term = record.redirect_term;
       if (!count_term(f, term)) co_return Result::PermError;
-      if (uses_ptr_macro(*record.redirect)) co_await resolve_ptr_names();
+      if (uses_ptr_macro(*record.redirect) && !co_await resolve_ptr_names(f, term)) co_return Result::PermError;
       std::string target;
       if (!expand_target(f, *record.redirect, term, target)) co_return Result::PermError;
       RecordFetch fetch;
@@ -389,7 +398,7 @@ class Evaluation {
   // include, a, mx, exists (ptr has its own): one DNS term each.
   asio::awaitable<Match> dns_mechanism(Frame f, const Mechanism& m) {
     if (!count_term(f, m.text)) co_return Match::Stop;
-    if (uses_ptr_macro(m.domain_spec)) co_await resolve_ptr_names();
+    if (uses_ptr_macro(m.domain_spec) && !co_await resolve_ptr_names(f, m.text)) co_return Match::Stop;
     std::string target;
     if (!expand_target(f, m.domain_spec, m.text, target)) co_return Match::Stop;
 
@@ -493,7 +502,7 @@ class Evaluation {
     for (std::string& name : answer.names)
       if (is_within(name, target) && is_valid_dns_name(name)) candidates.push_back(std::move(name));
     for (const DnsAnswer& host : co_await lookup_all(std::move(candidates), address_type())) {
-      if (host.ok() && contains(host, client_, client_.is_v4() ? 32 : 128)) {
+      if (host.ok() && contains(host, client_, full_length(client_))) {
         step(f, m.text, "match");
         co_return Match::Yes;
       }
@@ -511,7 +520,7 @@ class Evaluation {
     const auto ignore = [&](std::string_view why) {
       if (tracing()) step(frame, exp_term_, "ignored: " + std::string(why));
     };
-    if (uses_ptr_macro(*exp_spec_)) co_await resolve_ptr_names();
+    if (uses_ptr_macro(*exp_spec_)) co_await resolve_ptr_names(frame, exp_term_, false);
     MacroValues v = macro_values(exp_domain_);
     v.ptr_name = ptr_name_for(exp_domain_);
     std::string target, why;
@@ -521,7 +530,7 @@ class Evaluation {
     if (!answer.ok()) co_return ignore(dns::to_string(answer.status));
     if (answer.txt.size() != 1) co_return ignore("not exactly one TXT record");
     const std::string text = join(answer.txt.front());
-    if (uses_ptr_macro(text)) co_await resolve_ptr_names();
+    if (uses_ptr_macro(text)) co_await resolve_ptr_names(frame, exp_term_, false);
     v.ptr_name = ptr_name_for(exp_domain_);
     v.timestamp = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())

@@ -294,10 +294,23 @@ TEST(SpfEvaluator, PtrMacroUsesValidatedNames) {
   r.add_a("mx.example.org.allow.example.net", "127.0.0.2");
   Outcome o = run(r, request("192.0.2.7", "x@example.org"));
   EXPECT_EQ(o.result, Result::Pass);
-  EXPECT_EQ(o.dns_terms, 1u);  // %{p} is not a DNS term of its own
+  EXPECT_EQ(o.dns_terms, 2u);  // exists, and the PTR lookup of %{p} (§4.6.4)
   Outcome f = run(r, request("192.0.2.8", "x@example.org"));
   EXPECT_EQ(f.result, Result::Fail);
   EXPECT_EQ(f.explanation, "unknown is 192.0.2.8");
+  EXPECT_EQ(f.void_lookups, 1u);  // the exists lookup; a missing PTR is not the domain owner's doing
+
+  // The %{p} lookup is made once per evaluation, and it can be the term that breaks the limit.
+  MemoryResolver r2;
+  std::string nine = "v=spf1";
+  for (int i = 0; i < 8; ++i) nine += " a";
+  r2.add_txt("p.example.org", {nine + " exists:%{p}.a.example.net exists:%{p}.b.example.net -all"});
+  r2.add_a("p.example.org", "203.0.113.1");
+  Outcome over = run(r2, request("192.0.2.7", "x@p.example.org"));
+  EXPECT_EQ(over.result, Result::PermError);
+  EXPECT_EQ(over.problem, "Too many DNS lookups");
+  EXPECT_EQ(over.dns_terms, 11u);  // 8 a + exists + %{p} + exists
+  EXPECT_EQ(count_queries(r2, RrType::PTR), 1u);
 }
 
 TEST(SpfEvaluator, IncludeAndRedirectEdgeCases) {
