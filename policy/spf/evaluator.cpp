@@ -147,7 +147,7 @@ class Evaluation {
       out_.result = Result::None;
       co_return;
     }
-    RecordFetch fetch = select_record(frame, co_await lookup(std::string(domain), RrType::TXT), {}, false);
+    RecordFetch fetch = select_record(frame, co_await lookup(std::string(domain), RrType::TXT), {}, Fetch::Top);
     switch (fetch.status) {
       case RecordFetch::Status::TempError: out_.result = Result::TempError; co_return;
       case RecordFetch::Status::PermError: out_.result = Result::PermError; co_return;
@@ -174,12 +174,13 @@ class Evaluation {
                                    std::string(outcome)});
   }
 
-  // Ends the evaluation with an error; the innermost fault names the problem and the term.
+  // Ends the evaluation with an error; the innermost fault names the problem and the term (empty when the
+  // record as a whole is at fault: its lookup, several records, non-ASCII text).
   Match stop(Frame f, std::string_view term, Result result, std::string problem) {
-    if (tracing()) step(f, term, std::string(to_string(result)) + ": " + problem);
+    if (tracing()) step(f, term.empty() ? "record" : term, std::string(to_string(result)) + ": " + problem);
     error_ = result;
     out_.problem = std::move(problem);
-    if (out_.mechanism.empty()) out_.mechanism = excerpt(term);  // a faulty term may hold any byte
+    if (out_.mechanism.empty() && !term.empty()) out_.mechanism = excerpt(term);  // it may hold any byte
     return Match::Stop;
   }
 
@@ -225,7 +226,8 @@ class Evaluation {
     using Op = decltype(asio::co_spawn(executor, lookup(std::string(), type), asio::deferred));
     std::vector<Op> ops;
     ops.reserve(names.size());
-    for (std::string& name : names) ops.push_back(asio::co_spawn(executor, lookup(std::move(name), type), asio::deferred));
+    for (std::string& name : names)
+      ops.push_back(asio::co_spawn(executor, lookup(std::move(name), type), asio::deferred));
     auto [order, errors, results] = co_await asio::experimental::make_parallel_group(std::move(ops))
                                         .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
     for (const std::exception_ptr& e : errors)
@@ -233,26 +235,28 @@ class Evaluation {
     co_return std::move(results);
   }
 
-  // §4.4/§4.5: from the TXT answer for a domain, exactly one record starting with "v=spf1". Only the top
-  // record keeps its character-strings (Outcome::record_strings).
-  RecordFetch select_record(Frame f, DnsAnswer answer, std::string_view term, bool counts_as_void) {
-    const bool keep_strings = term.empty();
+  // Whose record is fetched: the top one (kept with its character-strings for Outcome::record_strings; its
+  // lookup is not a term) or the target of an include/redirect term (a void answer counts, §4.6.4).
+  enum class Fetch { Top, Target };
+
+  // §4.4/§4.5: from the TXT answer for a domain, exactly one record starting with "v=spf1".
+  RecordFetch select_record(Frame f, DnsAnswer answer, std::string_view term, Fetch kind) {
+    const bool keep_strings = kind == Fetch::Top;
     RecordFetch fetch;
-    const std::string_view what = term.empty() ? std::string_view("record") : term;
     if (answer.is_temporary()) {
-      stop(f, what, Result::TempError, dns_problem(answer));
+      stop(f, term, Result::TempError, dns_problem(answer));
       fetch.status = RecordFetch::Status::TempError;
       return fetch;
     }
     if (answer.is_void()) {
-      if (counts_as_void && !note_void(f, what)) fetch.status = RecordFetch::Status::PermError;
+      if (kind == Fetch::Target && !note_void(f, term)) fetch.status = RecordFetch::Status::PermError;
       return fetch;
     }
     std::vector<std::string>* found = nullptr;
     for (auto& strings : answer.txt) {
       if (!is_spf_record(strings)) continue;
       if (found) {
-        stop(f, what, Result::PermError, "Two or more type TXT spf records found.");
+        stop(f, term, Result::PermError, "Two or more type TXT spf records found.");
         fetch.status = RecordFetch::Status::PermError;
         return fetch;
       }
@@ -333,7 +337,7 @@ class Evaluation {
     std::string why;
     std::string_view bad_term;
     if (!parse_record(text, record, &why, &bad_term)) {
-      stop(f, bad_term.empty() ? std::string_view("record") : bad_term, Result::PermError, std::move(why));
+      stop(f, bad_term, Result::PermError, std::move(why));
       co_return Result::PermError;
     }
     if (tracing()) step(f, "record", excerpt(text, kMaxTracedRecord));
@@ -354,7 +358,8 @@ class Evaluation {
       std::string target;
       if (!expand_target(f, *record.redirect, term, target)) co_return Result::PermError;
       RecordFetch fetch;
-      if (is_valid_dns_name(target)) fetch = select_record(f, co_await lookup(target, RrType::TXT), term, true);
+      if (is_valid_dns_name(target))
+        fetch = select_record(f, co_await lookup(target, RrType::TXT), term, Fetch::Target);
       switch (fetch.status) {
         case RecordFetch::Status::TempError: co_return Result::TempError;
         case RecordFetch::Status::PermError: co_return Result::PermError;
@@ -406,7 +411,8 @@ class Evaluation {
     if (m.type == MechanismType::Include) {
       // §5.2: include matches on pass, not on fail/softfail/neutral; errors propagate; no record is permerror.
       RecordFetch fetch;
-      if (is_valid_dns_name(target)) fetch = select_record(f, co_await lookup(target, RrType::TXT), m.text, true);
+      if (is_valid_dns_name(target))
+        fetch = select_record(f, co_await lookup(target, RrType::TXT), m.text, Fetch::Target);
       switch (fetch.status) {
         case RecordFetch::Status::TempError:
         case RecordFetch::Status::PermError: co_return Match::Stop;

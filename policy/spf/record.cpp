@@ -211,7 +211,8 @@ class TermParser {
   bool domain_spec(Mechanism& m, std::string_view spec, std::string_view t) {
     if (spec.empty()) return fail("empty domain", t);
     // A common publishing mistake gets pyspf's own diagnostic.
-    if (m.type == MechanismType::A && parse_ip4_network(spec)) return fail("Use the ip4 mechanism for ip4 addresses", t);
+    if (m.type == MechanismType::A && parse_ip4_network(spec))
+      return fail("Use the ip4 mechanism for ip4 addresses", t);
     if (auto why = check_domain_spec(spec)) return fail(std::move(*why));
     m.domain_spec = spec;
     return true;

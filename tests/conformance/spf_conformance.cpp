@@ -44,7 +44,8 @@ class SuiteResolver final : public dns::Resolver {
       std::size_t end = name.find('.', begin);
       if (end == std::string::npos) end = name.size();
       const std::string_view label = std::string_view(name).substr(begin, end - begin);
-      if (label.size() > kDriverMaxLabel) co_return dns::DnsAnswer::failure(dns::DnsStatus::Timeout, "DNS label too long");
+      if (label.size() > kDriverMaxLabel)
+        co_return dns::DnsAnswer::failure(dns::DnsStatus::Timeout, "DNS label too long");
       if (!label.empty()) {
         if (!joined.empty()) joined += '.';
         joined += label;

@@ -132,7 +132,8 @@ TEST_F(PypolicydZone, AuthenticationResultsIsByteExact) {
             "(client-ip=192.0.2.10; helo=helo-none.example.org; envelope-from=user@pass.example.org; "
             "receiver=example.net)");
   EXPECT_EQ(ar("203.0.113.50", "user@pass.example.org", "helo-none.example.org"),
-            "Authentication-Results: mx.example.net; spf=fail (SPF fail - not authorized) smtp.mailfrom=pass.example.org "
+            "Authentication-Results: mx.example.net; spf=fail (SPF fail - not authorized) "
+            "smtp.mailfrom=pass.example.org "
             "(client-ip=203.0.113.50; helo=helo-none.example.org; envelope-from=user@pass.example.org; "
             "receiver=example.net)");
   EXPECT_EQ(ar("192.0.2.10", "user@softfail.example.org", "helo-none.example.org"),
@@ -243,7 +244,8 @@ TEST(SpfHeader, HostileSendersAreQuotedNotInjected) {
 }
 
 TEST(SpfHeader, NoControlBytesAndBoundedLength) {
-  const std::string evil = std::string("a\r\nX-Injected: 1") + '\0' + "\x7f\"\\();," + std::string(3000, '"') + "\xff\xfe";
+  const std::string evil =
+      std::string("a\r\nX-Injected: 1") + '\0' + "\x7f\"\\();," + std::string(3000, '"') + "\xff\xfe";
   Outcome o;
   o.explanation = evil;
   o.problem = evil;

@@ -62,7 +62,8 @@ TEST(SpfMacro, Rfc7208Section74MacroStrings) {
   // The RFC prints the IPv6 nibbles in lower case; the RFC 7208 test suite (v-macro-ip6) wants upper case,
   // which is what pyspf produces. DNS does not care, so compare without case.
   const std::string v6 = expand("%{ir}.%{v}._spf.%{d2}", rfc_values("2001:db8::cb01"));
-  EXPECT_TRUE(iequals(v6, "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com")) << v6;
+  EXPECT_TRUE(iequals(v6, "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com"))
+      << v6;
   EXPECT_EQ(expand("%{c}", rfc_values("2001:db8::cb01"), MacroUse::Explanation), "2001:db8::cb01");
 }
 

@@ -116,7 +116,8 @@ TEST(SpfRecord, PyspfWordingForSyntaxErrors) {
   EXPECT_EQ(parse_error("v=spf1 a:example.com:8080"), "Invalid domain found (use FQDN): example.com:8080");
   EXPECT_EQ(parse_error("v=spf1 ip4:1.2.3.444/24"), "Invalid IP4 address: ip4:1.2.3.444/24");
   EXPECT_EQ(parse_error("v=spf1 ip4:1.2.03.4/24"), "Invalid IP4 address: ip4:1.2.03.4/24");
-  EXPECT_EQ(parse_error("v=spf1 -all:3030"), "Invalid all mechanism format - only qualifier allowed with all: -all:3030");
+  EXPECT_EQ(parse_error("v=spf1 -all:3030"),
+            "Invalid all mechanism format - only qualifier allowed with all: -all:3030");
   EXPECT_EQ(parse_error("v=spf1 -all/8"), "CIDR not allowed: -all/8");
   EXPECT_EQ(parse_error("v=spf1 -all."), "Unknown mechanism found: -all.");
   EXPECT_EQ(parse_error("v=spf1 include:ip5.example.com/24"), "CIDR not allowed: include:ip5.example.com/24");
