@@ -6,14 +6,19 @@
 //
 // The evaluation follows RFC 7208 §4-§7: TXT lookup only (no type 99), exactly one "v=spf1" record, terms
 // left to right, redirect= applied last, exp= fetched only for a fail. One budget object counts the
-// DNS-querying terms (include, a, mx, ptr, exists, redirect) across the whole evaluation, includes and
-// redirect included (§4.6.4), and the void lookups; the MX and PTR name limits apply per mechanism.
-// An IPv4-mapped IPv6 client is evaluated as the IPv4 address it carries.
+// DNS-querying terms (include, a, mx, ptr, exists, redirect, and the one PTR lookup of %{p}) across the
+// whole evaluation, includes and redirect included (§4.6.4), and the void lookups; the MX and PTR name
+// limits apply per mechanism. An IPv4-mapped IPv6 client is evaluated as the IPv4 address it carries.
+// The address lookups of one mx or ptr mechanism run concurrently on the calling coroutine's executor (if
+// the io_context runs on several threads, call check_host() on a strand); results do not depend on timing.
+// Record parsing, macros and header fields: policy/spf/record.hpp, macro.hpp, header.hpp.
 //
 // Failure: never throws for DNS or record faults. Temporary DNS trouble (SERVFAIL, timeout, DNSSEC bogus,
 // the time budget running out) gives TempError; record faults and exceeded limits give PermError; each
-// with `problem` saying what went wrong. `trace` records every term evaluated when tracing is on.
-// Limits: none beyond the RFC's; records of any length are parsed (no fixed buffers).
+// with `problem` saying what went wrong (printable ASCII). `trace` records every term evaluated when tracing
+// is on. The explanation is sanitised (no control bytes).
+// Limits: the RFC's (Limits below); records of any length are parsed (no fixed buffers); one macro
+// expansion may produce at most spf::kMaxExpansion (8 KB) octets, beyond which the term is permerror.
 #pragma once
 
 #include "policy/dns/resolver.hpp"

@@ -1,0 +1,296 @@
+#include "policy/spf/header.hpp"
+
+#include "common/text.hpp"
+
+namespace spfgate::spf {
+namespace {
+
+constexpr std::string_view kEllipsis = "...";
+
+bool is_alnum(unsigned char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// RFC 5322 atext, extended by RFC 6532 to UTF-8 (sanitize() has already made any high byte valid UTF-8).
+bool is_atext(unsigned char c) noexcept {
+  return is_alnum(c) || std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) != std::string_view::npos ||
+         c >= 0x80;
+}
+
+// pypolicyd layout: characters of a dot-atom plus "@" may stand bare; anything else (space, ";", quotes,
+// backslash, parentheses, comma, "<", ">", ":", ...) could end the value or start another key.
+bool is_safe_token(std::string_view v) noexcept {
+  if (v.empty()) return false;
+  for (char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!is_atext(u) && c != '.' && c != '@') return false;
+  }
+  return true;
+}
+
+// RFC 5322 dot-atom: atext runs separated by single dots.
+bool is_dot_atom(std::string_view v) noexcept {
+  if (v.empty() || v.front() == '.' || v.back() == '.') return false;
+  char prev = 0;
+  for (char c : v) {
+    if (c == '.' ? prev == '.' : !is_atext(static_cast<unsigned char>(c))) return false;
+    prev = c;
+  }
+  return true;
+}
+
+// RFC 2045 token (RFC 8601 "value"): no SPACE, CTLs or tspecials; ASCII only.
+bool is_token(std::string_view v) noexcept {
+  if (v.empty()) return false;
+  for (char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7F || std::string_view("()<>@,;:\\\"/[]?=").find(c) != std::string_view::npos)
+      return false;
+  }
+  return true;
+}
+
+// Appends `clean` (already sanitised: valid UTF-8, no controls) with the bytes in `specials` preceded by a
+// backslash, using at most `max` octets; if it does not fit, it is cut at a character boundary and ends
+// with "...".
+void append_escaped(std::string& out, std::string_view clean, std::size_t max, std::string_view specials) {
+  std::size_t escaped = clean.size();
+  for (char c : clean) escaped += specials.find(c) != std::string_view::npos;
+  const bool cut = escaped > max;
+  const std::size_t budget = cut ? (max > kEllipsis.size() ? max - kEllipsis.size() : 0) : escaped;
+  std::size_t used = 0;
+  for (std::size_t i = 0; i < clean.size();) {
+    std::size_t len = 1;  // one UTF-8 sequence: a lead byte and its continuation bytes
+    while (i + len < clean.size() && (static_cast<unsigned char>(clean[i + len]) & 0xC0) == 0x80) ++len;
+    const bool special = len == 1 && specials.find(clean[i]) != std::string_view::npos;
+    const std::size_t need = len + (special ? 1 : 0);
+    if (used + need > budget) break;
+    if (special) out.push_back('\\');
+    out.append(clean.substr(i, len));
+    used += need;
+    i += len;
+  }
+  if (cut) out.append(kEllipsis);
+}
+
+// A quoted-string of at most `max` octets, quotes included.
+void append_quoted(std::string& out, std::string_view clean, std::size_t max) {
+  out.push_back('"');
+  append_escaped(out, clean, max > 2 ? max - 2 : 0, "\"\\");
+  out.push_back('"');
+}
+
+// Text inside "( ... )": parentheses and backslash escaped so the comment cannot be closed early.
+void append_comment(std::string& out, std::string_view text, std::size_t max) {
+  append_escaped(out, sanitize(text, max), max, "()\\");
+}
+
+// pypolicyd layout: bare when safe (so ordinary values are byte-identical to pypolicyd-spf), else quoted.
+void append_pypolicyd_value(std::string& out, std::string_view raw, std::size_t max) {
+  const std::string clean = sanitize(raw, max);
+  if (is_safe_token(clean)) out.append(clean);
+  else append_quoted(out, clean, max);
+}
+
+// RFC 7208 §9.1 key-value-pair: dot-atom or quoted-string.
+void append_rfc7208_value(std::string& out, std::string_view raw, std::size_t max) {
+  const std::string clean = sanitize(raw, max);
+  if (is_dot_atom(clean)) out.append(clean);
+  else append_quoted(out, clean, max);
+}
+
+// RFC 8601 pvalue / authserv-id: token (which covers domain names) or quoted-string.
+void append_rfc8601_value(std::string& out, std::string_view raw, std::size_t max) {
+  const std::string clean = sanitize(raw, max);
+  if (is_token(clean)) out.append(clean);
+  else append_quoted(out, clean, max);
+}
+
+// Method, result and property names are ours, but keep them to keyword characters all the same.
+std::string keyword(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, kMaxHostValue))
+    if (is_alnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') out.push_back(c);
+  return out;
+}
+
+std::string_view domain_of(std::string_view sender) noexcept {
+  const auto at = sender.rfind('@');
+  return at == std::string_view::npos ? sender : sender.substr(at + 1);
+}
+
+// "client-ip=..; helo=..; envelope-from=..; receiver=.." as pypolicyd-spf writes it (inside the AR comment
+// and, with a leading "identity=..; ", in Received-SPF).
+void append_pypolicyd_pairs(std::string& out, const HeaderInputs& in, bool in_comment) {
+  const auto value = [&](std::string_view v, std::size_t max) {
+    if (in_comment) append_comment(out, v, max);
+    else append_pypolicyd_value(out, v, max);
+  };
+  out += "client-ip=";
+  out += in.client.to_string();  // an address we parsed: hex digits, dots and colons only
+  out += "; helo=";
+  value(in.helo, kMaxHostValue);
+  out += "; envelope-from=";
+  if (in.sender.empty()) out += "<>";
+  else value(in.sender, kMaxMailboxValue);
+  out += "; receiver=";
+  value(in.receiver, kMaxHostValue);
+}
+
+}  // namespace
+
+std::string pypolicyd_reason(const Outcome& outcome) {
+  switch (outcome.result) {
+    case Result::Pass: return "sender SPF authorized";
+    case Result::Fail:
+      return outcome.explanation.empty() ? std::string(Options{}.default_explanation) : outcome.explanation;
+    case Result::SoftFail: return "domain owner discourages use of this host";
+    case Result::Neutral: return "access neither permitted nor denied";
+    case Result::None: return "no SPF record";
+    case Result::PermError: return "SPF Permanent Error: " + outcome.problem;
+    case Result::TempError: return "SPF Temporary Error: " + outcome.problem;
+  }
+  return {};
+}
+
+HeaderField received_spf_pypolicyd(Result result, Identity identity, std::string_view reason,
+                                   const HeaderInputs& in) {
+  HeaderField h{kReceivedSpf, {}};
+  std::string& v = h.value;
+  v.reserve(256);
+  v += to_capitalized(result);
+  v += " (";
+  if (identity == Identity::MailFrom) v += "mailfrom";  // pypolicyd-spf puts the identity here, not a reason
+  else append_comment(v, reason, kMaxTextValue);
+  v += ") identity=";
+  v += to_string(identity);
+  v += "; ";
+  append_pypolicyd_pairs(v, in, false);
+  v += ' ';  // pypolicyd-spf ends the field with one space; log parsers (Debian logcheck) expect it
+  return h;
+}
+
+HeaderField received_spf_pypolicyd(const Outcome& outcome, Identity identity, const HeaderInputs& in) {
+  return received_spf_pypolicyd(outcome.result, identity, pypolicyd_reason(outcome), in);
+}
+
+HeaderField received_spf_rfc7208(const Outcome& outcome, Identity identity, const HeaderInputs& in) {
+  // The comment names the identity checked: the sender mailbox for MAIL FROM, the HELO name for HELO.
+  const std::string who = sanitize(identity == Identity::MailFrom ? in.sender : in.helo, kMaxCommentName);
+  const std::string ip = in.client.to_string();
+  std::string text;
+  switch (outcome.result) {
+    case Result::Pass: text = "domain of " + who + " designates " + ip + " as permitted sender"; break;
+    case Result::Fail: text = "domain of " + who + " does not designate " + ip + " as permitted sender"; break;
+    case Result::SoftFail:
+      text = "transitioning domain of " + who + " does not designate " + ip + " as permitted sender";
+      break;
+    case Result::Neutral: text = ip + " is neither permitted nor denied by domain of " + who; break;
+    case Result::None: text = "domain of " + who + " does not designate permitted sender hosts"; break;
+    case Result::PermError: text = "permanent error in processing domain of " + who; break;
+    case Result::TempError: text = "temporary error in processing during lookup of " + who; break;
+  }
+  HeaderField h{kReceivedSpf, {}};
+  std::string& v = h.value;
+  v.reserve(320);
+  v += to_string(outcome.result);
+  v += " (";
+  if (!in.receiver.empty()) {
+    append_comment(v, in.receiver, kMaxCommentName);
+    v += ": ";
+  }
+  append_comment(v, text, 2 * kMaxCommentName + 96);  // the fixed words plus two bounded names and an IP
+  v += ")";
+  bool first_pair = true;
+  const auto pair = [&](std::string_view key, std::string_view value, std::size_t max) {
+    v += first_pair ? " " : "; ";
+    first_pair = false;
+    v += key;
+    v += '=';
+    append_rfc7208_value(v, value, max);
+  };
+  if (!in.receiver.empty()) pair("receiver", in.receiver, kMaxHostValue);
+  pair("client-ip", ip, kMaxHostValue);
+  if (!in.sender.empty()) pair("envelope-from", in.sender, kMaxMailboxValue);
+  if (!in.helo.empty()) pair("helo", in.helo, kMaxHostValue);
+  pair("identity", to_string(identity), kMaxHostValue);
+  const bool error = outcome.result == Result::PermError || outcome.result == Result::TempError;
+  if (error && !outcome.problem.empty()) pair("problem", outcome.problem, kMaxTextValue);
+  else if (!error && !outcome.mechanism.empty()) pair("mechanism", outcome.mechanism, kMaxTextValue);
+  return h;
+}
+
+AuthenticationResults::AuthenticationResults(std::string_view authserv_id) {
+  append_rfc8601_value(authserv_id_, authserv_id, kMaxHostValue);
+  size_ = kAuthenticationResults.size() + 2 + authserv_id_.size();
+}
+
+bool AuthenticationResults::append(std::string resinfo) {
+  if (size_ + 2 + resinfo.size() > kMaxHeaderLine) return false;
+  size_ += 2 + resinfo.size();
+  resinfos_.push_back(std::move(resinfo));
+  return true;
+}
+
+bool AuthenticationResults::add_spf(Result result, Identity identity, std::string_view reason,
+                                    const HeaderInputs& in) {
+  std::string r = "spf=";
+  r += to_string(result);
+  r += " (";
+  append_comment(r, reason, kMaxTextValue);
+  r += ") ";
+  if (identity == Identity::MailFrom) {
+    r += "smtp.mailfrom=";
+    append_rfc8601_value(r, domain_of(in.sender), kMaxHostValue);
+  } else {
+    r += "smtp.helo=";
+    append_rfc8601_value(r, in.helo, kMaxHostValue);
+  }
+  r += " (";
+  append_pypolicyd_pairs(r, in, true);
+  r += ")";
+  return append(std::move(r));
+}
+
+bool AuthenticationResults::add_spf(const Outcome& outcome, Identity identity, const HeaderInputs& in) {
+  return add_spf(outcome.result, identity, pypolicyd_reason(outcome), in);
+}
+
+bool AuthenticationResults::add_iprev(std::string_view result, const IpAddress& client, std::string_view comment) {
+  const std::string ip = client.to_string();
+  return add("iprev", result, comment, {{"policy.iprev", ip}});
+}
+
+bool AuthenticationResults::add(std::string_view method, std::string_view result, std::string_view comment,
+                                std::initializer_list<AuthProperty> properties) {
+  std::string r = keyword(method);
+  r += '=';
+  r += keyword(result);
+  if (!comment.empty()) {
+    r += " (";
+    append_comment(r, comment, kMaxCommentName);  // short notes ("no PTR"); keeps spf + iprev in one line
+    r += ')';
+  }
+  for (const AuthProperty& p : properties) {
+    r += ' ';
+    r += keyword(p.name);
+    r += '=';
+    append_rfc8601_value(r, p.value, kMaxHostValue);
+  }
+  return append(std::move(r));
+}
+
+HeaderField AuthenticationResults::field() const {
+  HeaderField h{kAuthenticationResults, authserv_id_};
+  if (resinfos_.empty()) {
+    h.value += "; none";  // RFC 8601 §2.2 no-result
+    return h;
+  }
+  for (const std::string& r : resinfos_) {
+    h.value += "; ";
+    h.value += r;
+  }
+  return h;
+}
+
+}  // namespace spfgate::spf

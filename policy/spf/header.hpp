@@ -1,0 +1,118 @@
+// policy/spf/header.hpp: Received-SPF and Authentication-Results header fields for an SPF outcome.
+//
+//   spf::HeaderInputs in{.client = ip, .helo = "mail.example.org", .sender = "user@example.org",
+//                        .receiver = "example.net"};
+//   spf::HeaderField h = spf::received_spf_pypolicyd(outcome, spf::Identity::MailFrom, in);
+//   reply = "PREPEND " + h.line();   // "Received-SPF: Pass (mailfrom) identity=mailfrom; ... "
+//
+//   spf::AuthenticationResults ar("mx.example.net");
+//   ar.add_spf(outcome, spf::Identity::MailFrom, in);
+//   ar.add_iprev("pass", ip);          // one AR header: "mx.example.net; spf=pass (...) ...; iprev=pass ..."
+//
+// Design. Pure functions of their arguments (no DNS, no clock, no config). Three layouts:
+//  - pypolicyd-spf 3.0.4, byte for byte where the values are ordinary (the compatibility target; see
+//    ../shared/reference/pypolicyd-spf.md §4.6): Received-SPF with the capitalised result, the literal
+//    "(mailfrom)" comment for MAIL FROM or the reason for HELO, the fixed field order and ONE trailing space;
+//    envelope-from=<> for the null sender; and the AR layout with no trailing space.
+//  - RFC 7208 §9.1 Received-SPF: lower-case result, "(receiver: domain of X designates IP as permitted
+//    sender)" comment, then key=value pairs.
+//  - RFC 8601 Authentication-Results with any number of resinfo (spf in the pypolicyd layout, iprev, ...).
+// Deliberate difference from pypolicyd-spf: it never quotes, so a sender like `a;identity=helo@x` injects a
+// key. Here a value that is not a safe token becomes a quoted-string ("..." with \" and \\ escaped), and
+// text inside a comment has "(", ")" and "\" escaped, so untrusted text cannot end a value or a comment.
+// Every request- or DNS-derived value first goes through sanitize() (no CR, LF, NUL or other controls,
+// valid UTF-8) and is bounded, so a field is one line well under RFC 5322's 998 octets.
+//
+// Failure: never throws (except std::bad_alloc). AuthenticationResults::add*() return false and leave the
+// header unchanged when a resinfo would push it past kMaxHeaderLine.
+// Limits: the per-value bounds below; values are cut with "..." beyond them.
+#pragma once
+
+#include "common/ip.hpp"
+#include "policy/spf/evaluator.hpp"
+
+#include <cstddef>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace spfgate::spf {
+
+inline constexpr std::string_view kReceivedSpf = "Received-SPF";
+inline constexpr std::string_view kAuthenticationResults = "Authentication-Results";
+
+// RFC 5322 §2.1.1 allows 998 octets per line; every header built here, name included, stays under this.
+inline constexpr std::size_t kMaxHeaderLine = 900;
+// Bounds per value (octets, after escaping and quoting). Chosen so that the longest layout with every value
+// at its bound still fits kMaxHeaderLine (tests check this with hostile input).
+inline constexpr std::size_t kMaxHostValue = 80;      // helo, receiver, authserv-id, domain names
+inline constexpr std::size_t kMaxMailboxValue = 100;  // envelope-from
+inline constexpr std::size_t kMaxTextValue = 160;     // reason, explanation, problem, mechanism
+inline constexpr std::size_t kMaxCommentName = 64;    // names inside the RFC 7208 comment; add()'s comment
+
+struct HeaderField {
+  std::string_view name;  // kReceivedSpf or kAuthenticationResults
+  std::string value;      // one line, no CR/LF
+  std::string line() const { return std::string(name) + ": " + value; }
+};
+
+// The request values a header shows (the pipeline decides them: pypolicyd-spf lower-cases them, uses the
+// effective HELO, and the recipient's domain as the receiver).
+struct HeaderInputs {
+  IpAddress client;             // printed as given: an IPv4-mapped client stays ::ffff:a.b.c.d (pypolicyd)
+  std::string_view helo;        // the HELO identity
+  std::string_view sender;      // MAIL FROM; empty means the null sender
+  std::string_view receiver;    // empty: left out (RFC 7208 layout) or shown empty (pypolicyd layout)
+};
+
+// pypolicyd-spf's reason text for a result: "sender SPF authorized", the fail explanation, "domain owner
+// discourages use of this host", "access neither permitted nor denied", "no SPF record",
+// "SPF Permanent Error: <problem>", "SPF Temporary Error: <problem>".
+std::string pypolicyd_reason(const Outcome& outcome);
+
+// "<Result> (<comment>) identity=<id>; client-ip=<ip>; helo=<helo>; envelope-from=<from>; receiver=<r> "
+// The comment is "mailfrom" for the MAIL FROM identity and `reason` for HELO, as pypolicyd-spf writes it.
+HeaderField received_spf_pypolicyd(Result result, Identity identity, std::string_view reason,
+                                   const HeaderInputs& in);
+HeaderField received_spf_pypolicyd(const Outcome& outcome, Identity identity, const HeaderInputs& in);
+
+// RFC 7208 §9.1: "<result> (<receiver>: <comment>) receiver=..; client-ip=..; envelope-from=".."; helo=..;
+// identity=..; mechanism=.." (problem=.. instead of mechanism= for permerror/temperror). Values that are not
+// a dot-atom are quoted-strings, as the RFC's key-value-pair grammar requires.
+HeaderField received_spf_rfc7208(const Outcome& outcome, Identity identity, const HeaderInputs& in);
+
+// One property of a resinfo: "<ptype>.<property>=<value>", e.g. {"smtp.mailfrom", "example.org"}.
+struct AuthProperty {
+  std::string_view name;
+  std::string_view value;
+};
+
+// RFC 8601 Authentication-Results: "<authserv-id>; <resinfo>; <resinfo>" ("<authserv-id>; none" if empty).
+class AuthenticationResults {
+ public:
+  explicit AuthenticationResults(std::string_view authserv_id);
+
+  // pypolicyd-spf layout: "spf=<result> (<reason>) smtp.mailfrom=<sender domain> (client-ip=<ip>;
+  // helo=<helo>; envelope-from=<from>; receiver=<r>)", smtp.helo=<helo> for the HELO identity.
+  bool add_spf(Result result, Identity identity, std::string_view reason, const HeaderInputs& in);
+  bool add_spf(const Outcome& outcome, Identity identity, const HeaderInputs& in);
+  // RFC 8601 §2.7.3: "iprev=<result> [(<comment>)] policy.iprev=<client address>".
+  bool add_iprev(std::string_view result, const IpAddress& client, std::string_view comment = {});
+  // Any method: "<method>=<result> [(<comment>)] <name>=<value> ...". Values are quoted where RFC 8601
+  // needs it; method, result and property names keep only [A-Za-z0-9._-].
+  bool add(std::string_view method, std::string_view result, std::string_view comment,
+           std::initializer_list<AuthProperty> properties);
+
+  bool empty() const noexcept { return resinfos_.empty(); }
+  HeaderField field() const;
+
+ private:
+  bool append(std::string resinfo);
+
+  std::string authserv_id_;
+  std::vector<std::string> resinfos_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace spfgate::spf
