@@ -31,6 +31,16 @@ std::string_view to_string(RejectPolicy policy) noexcept {
   return "?";
 }
 
+std::string_view to_string(CheckMode mode) noexcept {
+  switch (mode) {
+    case CheckMode::Off: return "off";
+    case CheckMode::Warn: return "warn";
+    case CheckMode::Reject: return "reject";
+    case CheckMode::Defer: return "defer";
+  }
+  return "?";
+}
+
 std::string_view to_string(LogTarget target) noexcept {
   switch (target) {
     case LogTarget::Stderr: return "stderr";
@@ -80,6 +90,12 @@ struct Headers {
 };
 struct Address {
   IpAddress value;
+};
+struct Mode {
+  CheckMode value = CheckMode::Off;
+};
+struct StringList {
+  std::vector<std::string> value;
 };
 
 const std::string& single(const std::vector<std::string>& values) {
@@ -215,6 +231,22 @@ void validate(boost::any& v, const std::vector<std::string>& values, Headers*, i
   v = h;
 }
 
+void validate(boost::any& v, const std::vector<std::string>& values, Mode*, int) {
+  const std::string s = ascii_lower(trim(single(values)));
+  if (s == "off" || s == "none" || s == "no") v = Mode{CheckMode::Off};
+  else if (s == "warn") v = Mode{CheckMode::Warn};
+  else if (s == "reject") v = Mode{CheckMode::Reject};
+  else if (s == "defer") v = Mode{CheckMode::Defer};
+  else throw BadValue("'" + single(values) + "' is not off, warn, reject or defer");
+}
+
+void validate(boost::any& v, const std::vector<std::string>& values, StringList*, int) {
+  StringList list;
+  for (const auto& s : values)
+    for (auto& item : split_list(s)) list.value.push_back(std::move(item));
+  v = list;
+}
+
 void validate(boost::any& v, const std::vector<std::string>& values, Address*, int) {
   const std::string s(trim(single(values)));
   auto ip = parse_ip(s);
@@ -239,6 +271,7 @@ struct Table {
   po::options_description daemon{"Daemon"};
   po::options_description limits{"Limits"};
   po::options_description logging{"Logging"};
+  po::options_description checks{"HELO and client checks"};
   po::options_description dns{"DNS"};
   po::options_description milter{"Accepted for pypolicyd-spf compatibility, ignored"};
   std::vector<std::string> notices;
@@ -328,6 +361,42 @@ void build(Table& t, Settings& s) {
       ("Why_URL", str(s.why_url), "base URL for {url} in Reason_Message (default none)")
       ("Receiver_Name", str(s.receiver_name), "fixed receiver= value instead of the recipient's domain");
 
+  auto mode = [](CheckMode& field) {
+    return po::value<Mode>()->notifier([&field](const Mode& m) { field = m.value; });
+  };
+  auto code = [](unsigned& field) {
+    return po::value<unsigned>()->notifier([&field](unsigned c) {
+      if (c < 400 || c > 599) throw BadValue("'" + std::to_string(c) + "' is not an SMTP reply code 4xx or 5xx");
+      field = c;
+    });
+  };
+  t.checks.add_options()
+      ("helo-access", po::value<StringList>()->notifier([&s](const StringList& l) { s.helo_access = l.value; }),
+       "Postfix check_helo_access tables read from their source files: hash:/etc/postfix/helo_access, "
+       "cidr:..., pcre:..., regexp:... (comma separated, in order)")
+      ("helo-access-parent-matches-subdomains", flag(s.helo_access_parent_matches_subdomains),
+       "look up parent domains as \"example.com\" (yes, Postfix's default) or \".example.com\" (no)")
+      ("helo-syntax", mode(s.helo_syntax), "invalid HELO: off, warn, reject (501 5.5.2) or defer (default off)")
+      ("helo-fqdn", mode(s.helo_fqdn), "HELO not fully qualified: off, warn, reject (504 5.5.2) or defer (default off)")
+      ("helo-dns", mode(s.helo_dns), "HELO without A, AAAA or MX: off, warn, reject or defer (default off)")
+      ("helo-literal", mode(s.helo_literal),
+       "HELO address literal that is not the client's address: off, warn, reject or defer (default off)")
+      ("helo-local", mode(s.helo_local), "HELO claims one of helo-local-names: off, warn, reject or defer (default off)")
+      ("helo-local-names", po::value<StringList>()->notifier([&s](const StringList& l) {
+         s.helo_local_names.clear();
+         for (const auto& n : l.value) s.helo_local_names.push_back(ascii_lower(n));
+       }), "this server's own host names and addresses")
+      ("helo-reject-code", code(s.helo_reject_code), "reply code of helo-dns rejects (default 450, as Postfix)")
+      ("iprev-fail", mode(s.iprev_fail),
+       "client's PTR names do not resolve back to it: off, warn, reject or defer (default off)")
+      ("iprev-permerror", mode(s.iprev_permerror), "client has no PTR record: off, warn, reject or defer (default off)")
+      ("iprev-temperror", mode(s.iprev_temperror),
+       "client's reverse DNS failed temporarily: off, warn or defer (default off)")
+      ("iprev-reject-code", code(s.iprev_reject_code), "reply code of iprev rejects (default 450, as Postfix)")
+      ("iprev-header", flag(s.iprev_header),
+       "look up iprev for every client and show it in Authentication-Results even when no iprev-* action is set "
+       "(default no)");
+
   t.daemon.add_options()
       ("listen,l", po::value<std::vector<std::string>>(&s.listen)->composing(),
        "unix:PATH[,mode=0660,owner=USER,group=GROUP] or tcp:HOST:PORT; repeatable "
@@ -381,14 +450,29 @@ void build(Table& t, Settings& s) {
          }
        }), "resolvers to forward to, IP[@port] list (default: full recursion)")
       ("resolver-config", str(s.resolver_config), "unbound.conf-style file for anything else (stub zones, ...)")
-      ("trust-anchor-file", str(s.trust_anchor_file), "DNSSEC root trust anchor (default /usr/share/dns/root.key)")
+      ("trust-anchor-file", po::value<std::string>()->notifier([&s](const std::string& v) {
+         s.trust_anchor_file = ascii_lower(trim(v)) == "none" ? std::string() : std::string(trim(v));
+       }), "DNSSEC root trust anchor; none when resolver-config brings its own (default /usr/share/dns/root.key)")
       ("dnssec", flag(s.dnssec), "validate DNSSEC (default yes)")
       ("dns-query-timeout", dur(s.dns_query_timeout), "time one DNS query may take (default 10s)")
-      ("dns-cache-size", str(s.dns_cache_size), "DNS message cache size, e.g. 4m (default 4m)");
+      ("dns-cache-size", po::value<std::string>()->notifier([&s](const std::string& v) {
+         const std::string size = ascii_lower(trim(v));
+         std::size_t n = 0;
+         auto [ptr, ec] = std::from_chars(size.data(), size.data() + size.size(), n);
+         const std::string_view unit(ptr, static_cast<std::size_t>(size.data() + size.size() - ptr));
+         std::size_t mult = 1;
+         if (unit == "k") mult = 1u << 10;
+         else if (unit == "m") mult = 1u << 20;
+         else if (unit == "g") mult = 1u << 30;
+         else if (!unit.empty()) ec = std::errc::invalid_argument;
+         if (ec != std::errc() || ptr == size.data() || n * mult < (64u << 10) || n * mult > (4ull << 30))
+           throw BadValue("'" + v + "' is not a cache size between 64k and 4g (e.g. 4m)");
+         s.dns_cache_bytes = n * mult;
+       }), "DNS message cache size; the RRset cache gets twice this (default 4m)");
 
   for (const char* name : kMilterOnly) t.milter.add_options()(name, po::value<std::string>(), "milter only");
 
-  t.all.add(t.cli_only).add(t.policy).add(t.daemon).add(t.limits).add(t.logging).add(t.dns).add(t.milter);
+  t.all.add(t.cli_only).add(t.policy).add(t.daemon).add(t.limits).add(t.checks).add(t.logging).add(t.dns).add(t.milter);
 }
 
 struct FileOption {
@@ -512,6 +596,8 @@ void check_whole(Loaded& l) {
     throw Error("Authserv_Id must not be empty when Header_Type includes AR");
   if (!is_clean(s.authserv_id) || s.authserv_id.find_first_of(" ;()\"") != std::string::npos)
     throw Error("Authserv_Id must be a host name or similar token");
+  if (s.iprev_temperror == CheckMode::Reject)
+    throw Error("iprev-temperror cannot be reject: a temporary DNS failure must never reject mail (use defer)");
   if (!s.per_user.empty() && s.per_user.rfind("text,", 0) != 0)
     throw Error("Per_User must be text,<path>");
   if (s.request_timeout < std::chrono::duration_cast<Millis>(s.lookup_time))
@@ -578,6 +664,7 @@ std::string help_text() {
          "Options work on the command line (--name=value) and in the configuration file (Name = Value).\n\n"
       << t.cli_only << '\n'
       << t.policy << '\n'
+      << t.checks << '\n'
       << t.daemon << '\n'
       << t.limits << '\n'
       << t.logging << '\n'

@@ -23,6 +23,15 @@ using Millis = std::chrono::milliseconds;
 enum class RejectPolicy { SpfNotPass, Softfail, Fail, Null, False, NoCheck };
 std::string_view to_string(RejectPolicy policy) noexcept;
 
+// What a HELO or iprev check does when it finds a problem.
+enum class CheckMode {
+  Off,     // not checked (iprev: still looked up when a header or a whitelist needs it)
+  Warn,    // log only; the answer is not changed
+  Reject,  // answer with the check's reject reply
+  Defer,   // answer with a temporary (4xx) reply
+};
+std::string_view to_string(CheckMode mode) noexcept;
+
 enum class LogTarget { Stderr, Syslog, Journald };
 std::string_view to_string(LogTarget target) noexcept;
 
@@ -75,6 +84,22 @@ struct Settings {
   std::string why_url;                       // Why_URL: base of {url} in Reason_Message; empty = no URL
   std::string receiver_name;                 // Receiver_Name: fixed receiver= value (empty = pypolicyd rule)
 
+  // ----- spfgate: HELO and client checks -----
+  std::vector<std::string> helo_access;      // helo-access: Postfix table specs, e.g. hash:/etc/postfix/helo_access
+  bool helo_access_parent_matches_subdomains = true;  // Postfix's parent_domain_matches_subdomains default
+  CheckMode helo_syntax = CheckMode::Off;    // helo-syntax: invalid HELO (501 5.5.2 ... Invalid name)
+  CheckMode helo_fqdn = CheckMode::Off;      // helo-fqdn: not fully qualified (504 5.5.2 ...)
+  CheckMode helo_dns = CheckMode::Off;       // helo-dns: no A/AAAA/MX (450 4.7.1 ... Host not found)
+  CheckMode helo_literal = CheckMode::Off;   // helo-literal: [address] that is not the client's
+  CheckMode helo_local = CheckMode::Off;     // helo-local: HELO claims one of helo-local-names
+  std::vector<std::string> helo_local_names; // our own host names and addresses
+  CheckMode iprev_fail = CheckMode::Off;       // iprev-fail: PTR names exist, none resolves back
+  CheckMode iprev_permerror = CheckMode::Off;  // iprev-permerror: no PTR record
+  CheckMode iprev_temperror = CheckMode::Off;  // iprev-temperror: SERVFAIL, timeout, DNSSEC bogus
+  unsigned iprev_reject_code = 450;          // Postfix's unknown_client_reject_code
+  bool iprev_header = false;                 // iprev-header: look iprev up for the header alone
+  unsigned helo_reject_code = 450;           // Postfix's unknown_hostname_reject_code (helo-dns)
+
   // ----- spfgate: listeners and process -----
   std::vector<std::string> listen;           // --listen unix:PATH[,mode=..,owner=..,group=..] | tcp:HOST:PORT
   bool spawn = false;                        // --spawn: one connection on stdin/stdout
@@ -101,10 +126,10 @@ struct Settings {
   // ----- spfgate: DNS -----
   std::vector<std::string> dns_forwarders;   // empty: full recursion
   std::string resolver_config;               // unbound.conf-style file for ub_ctx_config
-  std::string trust_anchor_file = "/usr/share/dns/root.key";
+  std::string trust_anchor_file = "/usr/share/dns/root.key";  // empty: none (resolver-config has anchors)
   bool dnssec = true;
   Millis dns_query_timeout{10'000};
-  std::string dns_cache_size = "4m";         // libunbound msg-cache-size; rrset cache is twice this
+  std::size_t dns_cache_bytes = 4u << 20;    // libunbound msg-cache-size; the RRset cache gets twice this
 };
 
 // The built-in defaults (the constructor leaves the list defaults empty; this fills them).

@@ -1,6 +1,7 @@
 #include "policy/decision.hpp"
 
 #include "common/text.hpp"
+#include "policy/spf/header.hpp"
 
 namespace spfgate::policy {
 
@@ -84,16 +85,20 @@ Decision decide(const std::vector<Verdict>& verdicts, const config::Settings& se
       return with_headers(v.headers, settings, can_prepend, std::move(d));
     }
 
-  // 2. Rejections.
-  std::vector<const Verdict*> rejects;
-  for (const Verdict& v : verdicts)
-    if (v.kind == VerdictKind::Reject) rejects.push_back(&v);
-  if (rejects.size() == 1) return from_verdict(*rejects.front(), DecisionKind::Reject);
-  if (rejects.size() > 1) {
-    Decision d = from_verdict(*rejects.front(), DecisionKind::Reject);
-    d.action = combined_reject(rejects);
+  // 2. Rejections. When other checks failed too (their own answer would have been a reject or a 4xx
+  //    deferral), the reply names them all.
+  std::vector<const Verdict*> failed;
+  const Verdict* first_reject = nullptr;
+  for (const Verdict& v : verdicts) {
+    if (v.kind == VerdictKind::Reject && !first_reject) first_reject = &v;
+    if (v.kind == VerdictKind::Reject || v.kind == VerdictKind::Defer) failed.push_back(&v);
+  }
+  if (first_reject && failed.size() == 1) return from_verdict(*first_reject, DecisionKind::Reject);
+  if (first_reject) {
+    Decision d = from_verdict(*first_reject, DecisionKind::Reject);
+    d.action = combined_reject(failed);
     d.deciding_check.clear();
-    for (const Verdict* v : rejects) d.deciding_check += (d.deciding_check.empty() ? "" : "+") + v->check;
+    for (const Verdict* v : failed) d.deciding_check += (d.deciding_check.empty() ? "" : "+") + v->check;
     return d;
   }
 
@@ -107,13 +112,16 @@ Decision decide(const std::vector<Verdict>& verdicts, const config::Settings& se
 
   // 4. Headers.
   std::vector<std::string> headers;
-  std::string ar;
+  spf::AuthenticationResults ar(settings.authserv_id);
+  // spf= first (pypolicyd-spf's header, extended), then the other methods (iprev=) in precedence order.
+  for (const Verdict& v : verdicts)
+    if (v.check == "spf" && v.kind == VerdictKind::Annotate && !v.ar_method.empty()) ar.add_resinfo(v.ar_method);
   for (const Verdict& v : verdicts) {
     if (v.kind != VerdictKind::Annotate && v.kind != VerdictKind::Warn) continue;
     headers.insert(headers.end(), v.headers.begin(), v.headers.end());
-    if (!v.ar_method.empty()) ar += "; " + v.ar_method;
+    if (v.check != "spf" && !v.ar_method.empty()) ar.add_resinfo(v.ar_method);
   }
-  if (settings.header_type.ar && !ar.empty()) headers.push_back("Authentication-Results: " + settings.authserv_id + ar);
+  if (settings.header_type.ar && !ar.empty()) headers.push_back(ar.field().line());
   Decision d;
   for (const Verdict& v : verdicts)
     if (v.kind == VerdictKind::Annotate || v.kind == VerdictKind::Warn) {

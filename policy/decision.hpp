@@ -4,7 +4,8 @@
 //
 // Verdicts arrive in precedence order: bypass lists, helo_access, HELO checks, iprev, SPF. The rules:
 //   1. The first Bypass (or a final Accept/Reject/Defer from helo_access) decides alone.
-//   2. Otherwise any Reject decides; when several checks reject, the reply says so (RFC 7372 §3.4:
+//   2. Otherwise any Reject decides; when several checks failed (rejected or deferred), the reply says so
+//      (RFC 7372 §3.4:
 //      "550 5.7.26 Multiple authentication checks failed: <reason>; <reason>").
 //   3. Otherwise the first Defer, then the first DeferIfPermit, then the first Accept (a pass
 //      restriction class) decides.

@@ -2,6 +2,9 @@
 
 #include "common/text.hpp"
 #include "policy/checks/bypass.hpp"
+#include "policy/checks/helo_checks.hpp"
+#include "policy/checks/iprev_check.hpp"
+#include "policy/checks/spf_check.hpp"
 
 namespace spfgate::policy {
 
@@ -12,7 +15,17 @@ std::vector<std::unique_ptr<Check>> make_checks(std::shared_ptr<const config::Se
   auto add = [&checks](std::vector<std::unique_ptr<Check>> more) {
     for (auto& c : more) checks.push_back(std::move(c));
   };
-  add(make_bypass_checks(settings));
+  // Precedence (the pipeline keeps this order within a stage): bypass lists, helo_access, HELO checks,
+  // iprev, SPF. Domain_Whitelist sits with the other bypass lists, after Whitelist, as in pypolicyd-spf.
+  auto bypass = make_bypass_checks(settings);
+  auto domain_whitelist = make_domain_whitelist_checks(settings);
+  std::size_t at = 0;
+  while (at < bypass.size() && (bypass[at]->name() == "skip_addresses" || bypass[at]->name() == "Whitelist")) ++at;
+  for (auto& c : domain_whitelist) bypass.insert(bypass.begin() + static_cast<std::ptrdiff_t>(at++), std::move(c));
+  add(std::move(bypass));
+  add(make_helo_checks(settings));
+  add(make_iprev_checks(settings));
+  add(make_spf_checks(settings));
   return checks;
 }
 

@@ -567,12 +567,6 @@ class Evaluation {
 
 }  // namespace
 
-// GCC 12 with the sanitizers reports Asio's coroutine frame operator new/delete pair (unsized new, sized
-// delete: well-formed since C++14) as mismatched here: GCC PR middle-end/109224, a false positive.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
 asio::awaitable<Outcome> check_host(dns::Resolver& resolver, Request request, Options options,
                                     dns::Deadline deadline) {
   Outcome out;
@@ -580,8 +574,5 @@ asio::awaitable<Outcome> check_host(dns::Resolver& resolver, Request request, Op
   co_await evaluation.run();
   co_return out;
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 }  // namespace spfgate::spf

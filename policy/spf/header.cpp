@@ -232,8 +232,7 @@ bool AuthenticationResults::append(std::string resinfo) {
   return true;
 }
 
-bool AuthenticationResults::add_spf(Result result, Identity identity, std::string_view reason,
-                                    const HeaderInputs& in) {
+std::string resinfo_spf_pypolicyd(Result result, Identity identity, std::string_view reason, const HeaderInputs& in) {
   std::string r = "spf=";
   r += to_string(result);
   r += " (";
@@ -249,20 +248,20 @@ bool AuthenticationResults::add_spf(Result result, Identity identity, std::strin
   r += " (";
   append_pypolicyd_pairs(r, in, true);
   r += ")";
-  return append(std::move(r));
+  return r;
+}
+
+bool AuthenticationResults::add_spf(Result result, Identity identity, std::string_view reason,
+                                    const HeaderInputs& in) {
+  return append(resinfo_spf_pypolicyd(result, identity, reason, in));
 }
 
 bool AuthenticationResults::add_spf(const Outcome& outcome, Identity identity, const HeaderInputs& in) {
   return add_spf(outcome.result, identity, pypolicyd_reason(outcome), in);
 }
 
-bool AuthenticationResults::add_iprev(std::string_view result, const IpAddress& client, std::string_view comment) {
-  const std::string ip = client.to_string();
-  return add("iprev", result, comment, {{"policy.iprev", ip}});
-}
-
-bool AuthenticationResults::add(std::string_view method, std::string_view result, std::string_view comment,
-                                std::initializer_list<AuthProperty> properties) {
+std::string resinfo(std::string_view method, std::string_view result, std::string_view comment,
+                    std::initializer_list<AuthProperty> properties) {
   std::string r = keyword(method);
   r += '=';
   r += keyword(result);
@@ -277,8 +276,24 @@ bool AuthenticationResults::add(std::string_view method, std::string_view result
     r += '=';
     append_rfc8601_value(r, p.value, kMaxHostValue);
   }
-  return append(std::move(r));
+  return r;
 }
+
+std::string resinfo_iprev(std::string_view result, const IpAddress& client, std::string_view comment) {
+  const std::string ip = client.to_string();
+  return resinfo("iprev", result, comment, {{"policy.iprev", ip}});
+}
+
+bool AuthenticationResults::add_iprev(std::string_view result, const IpAddress& client, std::string_view comment) {
+  return append(resinfo_iprev(result, client, comment));
+}
+
+bool AuthenticationResults::add(std::string_view method, std::string_view result, std::string_view comment,
+                                std::initializer_list<AuthProperty> properties) {
+  return append(resinfo(method, result, comment, properties));
+}
+
+bool AuthenticationResults::add_resinfo(std::string text) { return append(std::move(text)); }
 
 HeaderField AuthenticationResults::field() const {
   HeaderField h{kAuthenticationResults, authserv_id_};

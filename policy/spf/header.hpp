@@ -104,6 +104,9 @@ class AuthenticationResults {
   bool add(std::string_view method, std::string_view result, std::string_view comment,
            std::initializer_list<AuthProperty> properties);
 
+  // A resinfo built by one of the resinfo_*() functions below (or by another check the same way).
+  bool add_resinfo(std::string resinfo);
+
   bool empty() const noexcept { return resinfos_.empty(); }
   HeaderField field() const;
 
@@ -114,5 +117,12 @@ class AuthenticationResults {
   std::vector<std::string> resinfos_;
   std::size_t size_ = 0;
 };
+
+// The resinfo strings the methods above append, for callers that gather them before building one header
+// (the pipeline joins spf and iprev results of different checks into one Authentication-Results).
+std::string resinfo_spf_pypolicyd(Result result, Identity identity, std::string_view reason, const HeaderInputs& in);
+std::string resinfo_iprev(std::string_view result, const IpAddress& client, std::string_view comment = {});
+std::string resinfo(std::string_view method, std::string_view result, std::string_view comment,
+                    std::initializer_list<AuthProperty> properties);
 
 }  // namespace spfgate::spf

@@ -126,7 +126,7 @@ TEST(EngineBypass, HeloWhitelistNeedsTheHeloToResolveToTheClient) {
             "prepend X-Comment: SPF skipped for whitelisted HELO domain - client-ip=203.0.113.7; "
             "helo=relay.example.net; envelope-from=user@pass.example.org; receiver=example.net ");
   Answer b = rig.ask(request("203.0.113.50", "h.2", "rcpt1@example.net", "relay.example.net"));
-  EXPECT_NE(b.kind, DecisionKind::Prepend);
+  EXPECT_EQ(b.action.find("X-Comment"), std::string::npos) << b.action;
 }
 
 TEST(EngineBypass, PtrWhitelistIsForwardConfirmedAndLabelBounded) {
@@ -141,8 +141,8 @@ TEST(EngineBypass, PtrWhitelistIsForwardConfirmedAndLabelBounded) {
   EXPECT_EQ(rig.ask(request("203.0.113.8", "p.1", "r@example.net", "whatever.example.com")).action,
             "prepend X-Comment: SPF skipped for PTR whitelisted relay domain - client-ip=203.0.113.8; "
             "helo=whatever.example.com; envelope-from=user@pass.example.org; receiver=example.net ");
-  EXPECT_NE(rig.ask(request("203.0.113.9", "p.2")).kind, DecisionKind::Prepend);
-  EXPECT_NE(rig.ask(request("203.0.113.10", "p.3")).kind, DecisionKind::Prepend);
+  EXPECT_EQ(rig.ask(request("203.0.113.9", "p.2")).action.find("X-Comment"), std::string::npos);
+  EXPECT_EQ(rig.ask(request("203.0.113.10", "p.3")).action.find("X-Comment"), std::string::npos);
 }
 
 TEST(InDomain, LabelBoundary) {

@@ -1,0 +1,40 @@
+// policy/checks/helo_checks.hpp: HELO checks in the order and with the texts Postfix admins know.
+//
+//   helo_access   Postfix check_helo_access tables, read from their source files (config/access_table).
+//                 An explicit entry decides before every later check: OK/PERMIT, REJECT, DEFER, 4xx/5xx,
+//                 HOLD, DISCARD, FILTER, REDIRECT, BCC or a restriction class are answered as written
+//                 (rejects and deferrals get Postfix's "<helo>: Helo command rejected: " context); DUNNO
+//                 stops the table search without deciding; PREPEND adds its header; WARN/INFO are logged.
+//   helo          local sanity checks, the first problem found decides (each off/warn/reject/defer):
+//                 syntax  (reject_invalid_helo_hostname)   501 5.5.2 <helo>: Helo command rejected: Invalid name
+//                 fqdn    (reject_non_fqdn_helo_hostname)  504 5.5.2 <helo>: Helo command rejected: need
+//                                                          fully-qualified hostname
+//                 literal an [address] that is not the client's address
+//                 local   a HELO naming one of this server's own names or addresses
+//   helo-dns      no A, AAAA or MX (reject_unknown_helo_hostname): 450 4.7.1 <helo>: Helo command rejected:
+//                 Host not found; a temporary DNS failure answers DEFER_IF_PERMIT (Postfix's
+//                 unknown_helo_hostname_tempfail_action).
+// A client that sent no HELO is not checked (Postfix: smtpd_helo_required decides that).
+#pragma once
+
+#include "policy/check.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace spfgate::policy {
+
+// Throws config::Error when a helo-access table cannot be loaded.
+std::vector<std::unique_ptr<Check>> make_helo_checks(std::shared_ptr<const config::Settings> settings);
+
+// Postfix's valid_hostname(): labels of letters, digits, '-' and '_', no label over 63, not all-numeric.
+bool valid_hostname(std::string_view name) noexcept;
+
+// "[192.0.2.1]" or "[IPv6:2001:db8::1]" → the address; nullopt for anything else.
+std::optional<IpAddress> address_literal(std::string_view helo);
+
+// A reply text of an SMTP code with its enhanced status code forced to the same class (as Postfix does):
+// reply(450, "5.7.25", "text") = "450 4.7.25 text".
+std::string smtp_reply(unsigned code, std::string_view dsn, std::string_view text);
+
+}  // namespace spfgate::policy

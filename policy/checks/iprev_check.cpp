@@ -1,0 +1,90 @@
+#include "policy/checks/iprev_check.hpp"
+
+#include "common/text.hpp"
+#include "policy/checks/helo_checks.hpp"
+#include "policy/spf/header.hpp"
+
+namespace spfgate::policy {
+
+namespace asio = boost::asio;
+using config::CheckMode;
+
+namespace {
+
+class IprevCheck final : public Check {
+ public:
+  explicit IprevCheck(std::shared_ptr<const config::Settings> s) : s_(std::move(s)) {}
+  std::string_view name() const override { return "iprev"; }
+  Stage stage() const override { return Stage::Iprev; }
+  bool needs_dns() const override { return true; }
+
+  asio::awaitable<Verdict> evaluate(const PolicyRequest& request, CheckContext& ctx) const override {
+    const config::Settings& s = *s_;
+    Verdict v;
+    v.check = "iprev";
+    if (!request.client) co_return v;
+    const IprevEvidence ev = co_await ctx.evidence.iprev();
+    const IpAddress client = unmap(*request.client);
+    v.kind = VerdictKind::Annotate;
+    const std::string comment = ev.confirmed_names.empty() ? std::string() : ev.confirmed_names.front();
+    v.ar_method = spf::resinfo_iprev(to_string(ev.result), *request.client, comment);
+    v.log = std::string(to_string(ev.result)) +
+            (ev.confirmed_names.empty() ? "" : " " + ev.confirmed_names.front()) +
+            (ev.why.empty() ? "" : " (" + ev.why + ")") + (ev.secure ? " [dnssec]" : "");
+    CheckMode mode = CheckMode::Off;
+    std::string text;
+    switch (ev.result) {
+      case IprevResult::Pass: co_return v;
+      case IprevResult::Fail:
+        mode = s.iprev_fail;
+        text = "cannot find your hostname";
+        break;
+      case IprevResult::PermError:
+        mode = s.iprev_permerror;
+        text = "cannot find your reverse hostname";
+        break;
+      case IprevResult::TempError:
+        mode = s.iprev_temperror;
+        text = "cannot find your hostname";
+        v.cacheable = false;  // a retry may succeed; do not pin the message to it
+        break;
+    }
+    text = "Client host rejected: " + text + ", [" + client.to_string() + "]";
+    v.reason = "reverse DNS " + std::string(to_string(ev.result)) + " for " + client.to_string();
+    switch (mode) {
+      case CheckMode::Off: break;
+      case CheckMode::Warn: v.kind = VerdictKind::Warn; break;
+      case CheckMode::Reject: {
+        // Postfix: "The reply is always 450 in case the address->name or name->address lookup failed due to
+        // a temporary problem."
+        const unsigned code = ev.result == IprevResult::TempError ? 450 : s.iprev_reject_code;
+        v.action = smtp_reply(code, "4.7.25", text);
+        v.kind = code >= 500 ? VerdictKind::Reject : VerdictKind::Defer;
+        break;
+      }
+      case CheckMode::Defer:
+        v.action = smtp_reply(450, "4.7.25", text);
+        v.kind = VerdictKind::Defer;
+        break;
+    }
+    co_return v;
+  }
+
+ private:
+  std::shared_ptr<const config::Settings> s_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<Check>> make_iprev_checks(std::shared_ptr<const config::Settings> settings) {
+  std::vector<std::unique_ptr<Check>> out;
+  const auto& s = *settings;
+  // Looked up only when something uses it: an action, or iprev-header. Its result then also goes into the
+  // Authentication-Results header (when Header_Type has AR); by default the header stays pypolicyd-spf's.
+  if (s.iprev_fail != CheckMode::Off || s.iprev_permerror != CheckMode::Off || s.iprev_temperror != CheckMode::Off ||
+      s.iprev_header)
+    out.push_back(std::make_unique<IprevCheck>(settings));
+  return out;
+}
+
+}  // namespace spfgate::policy

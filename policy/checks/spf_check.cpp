@@ -1,0 +1,277 @@
+#include "policy/checks/spf_check.hpp"
+
+#include "common/async.hpp"
+#include "common/text.hpp"
+#include "policy/checks/bypass.hpp"
+#include "policy/identity.hpp"
+#include "policy/spf/evaluator.hpp"
+#include "policy/spf/header.hpp"
+
+#include <algorithm>
+
+namespace spfgate::policy {
+
+namespace asio = boost::asio;
+using config::RejectPolicy;
+using spf::Identity;
+using spf::Result;
+
+namespace {
+
+enum class Act { Prepend, Reject, Defer, Dunno };
+
+// pypolicyd-spf's _get_resultcodes(): what a policy does with each result (reference §4.3).
+Act action_for(RejectPolicy policy, Result r, const config::Settings& s) {
+  if (policy == RejectPolicy::False || policy == RejectPolicy::NoCheck) return Act::Prepend;
+  const bool reject = r == Result::Fail ||
+                      (r == Result::SoftFail && (policy == RejectPolicy::SpfNotPass || policy == RejectPolicy::Softfail)) ||
+                      (r == Result::Neutral && policy == RejectPolicy::SpfNotPass) ||
+                      (r == Result::PermError && s.permerror_reject);
+  if (reject) return Act::Reject;
+  if (r == Result::TempError && s.temperror_defer) return Act::Defer;
+  return Act::Prepend;
+}
+
+bool listed(const std::vector<std::string>& domains, std::string_view domain) {
+  return std::any_of(domains.begin(), domains.end(), [&](const std::string& d) { return in_domain(domain, d); });
+}
+
+struct IdentityOutcome {
+  bool checked = false;
+  spf::Outcome outcome;
+  Act act = Act::Prepend;
+  std::string reason;          // pypolicyd-spf's reason text
+  RejectPolicy policy = RejectPolicy::Fail;
+};
+
+class SpfCheck final : public Check {
+ public:
+  explicit SpfCheck(std::shared_ptr<const config::Settings> settings) : s_(std::move(settings)) {}
+  std::string_view name() const override { return "spf"; }
+  Stage stage() const override { return Stage::Spf; }
+  bool needs_dns() const override { return true; }
+
+  asio::awaitable<Verdict> evaluate(const PolicyRequest& request, CheckContext& ctx) const override {
+    const config::Settings& s = *s_;
+    Verdict v;
+    v.check = "spf";
+    const IpAddress client = s.prospective ? *s.prospective : *request.client;
+    // pypolicyd-spf: nothing to check without a sender and a HELO.
+    if (request.sender.empty() && request.helo.empty()) {
+      v.log = "no sender and no HELO";
+      co_return v;
+    }
+    const HeaderFields fields = header_fields(request, s);
+    const bool check_helo = s.helo_reject != RejectPolicy::NoCheck && !request.helo.empty();
+    const bool check_mfrom = s.mail_from_reject != RejectPolicy::NoCheck && !request.sender.empty();
+
+    spf::Options options;
+    options.limits.max_void_lookups = s.void_limit;
+    options.limits.time_budget = std::chrono::duration_cast<std::chrono::milliseconds>(s.lookup_time);
+    options.trace = ctx.trace;
+    std::vector<asio::awaitable<spf::Outcome>> work;
+    std::vector<Identity> which;
+    if (check_helo) {
+      spf::Request r{client, "postmaster@" + request.helo, request.helo, fields.receiver, Identity::Helo, request.helo};
+      work.push_back(spf::check_host(ctx.resolver, std::move(r), options, ctx.deadline));
+      which.push_back(Identity::Helo);
+    }
+    if (check_mfrom) {
+      spf::Request r{client, request.sender, fields.helo, fields.receiver, Identity::MailFrom, {}};
+      work.push_back(spf::check_host(ctx.resolver, std::move(r), options, ctx.deadline));
+      which.push_back(Identity::MailFrom);
+    }
+    std::vector<spf::Outcome> outcomes = co_await gather(std::move(work));
+
+    IdentityOutcome helo, mfrom;
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      IdentityOutcome& io = which[i] == Identity::Helo ? helo : mfrom;
+      io.checked = true;
+      io.outcome = std::move(outcomes[i]);
+      io.policy = which[i] == Identity::Helo ? s.helo_reject : s.mail_from_reject;
+      const std::string_view domain =
+          which[i] == Identity::Helo ? std::string_view(request.helo) : request.sender_domain();
+      const bool local_policy = listed(s.reject_not_pass_domains, domain);
+      if (local_policy) io.policy = RejectPolicy::SpfNotPass;
+      io.act = action_for(io.policy, io.outcome.result, s);
+      io.reason = local_policy ? "Receiver policy for SPF " + std::string(spf::to_capitalized(io.outcome.result))
+                               : spf::pypolicyd_reason(io.outcome);
+      dns_queries_note(v, io);
+    }
+    // HELO_reject = Null: a HELO fail only rejects the null sender.
+    if (helo.checked && s.helo_reject == RejectPolicy::Null && !request.sender.empty() && helo.act != Act::Prepend)
+      helo.act = Act::Dunno;
+
+    const spf::HeaderInputs in{client, fields.helo, fields.sender, fields.receiver};
+
+    // 1. HELO decides first when it rejects or defers (pypolicyd-spf checks it before MAIL FROM).
+    if (helo.checked && (helo.act == Act::Reject || helo.act == Act::Defer) && !no_mail_downgrade(helo))
+      co_return terminal(v, helo, Identity::Helo, request, fields);
+    // 2. Null sender: the HELO result is all there is.
+    if (request.sender.empty()) {
+      if (!helo.checked) {
+        v.log = "null sender and HELO not checked";
+        co_return v;
+      }
+      if (!s.helo_pass_restriction.empty() && helo.outcome.result == Result::Pass)
+        co_return restriction(v, s.helo_pass_restriction);
+      co_return annotate(v, helo, Identity::Helo, in);
+    }
+    // 3. MAIL FROM.
+    if (!mfrom.checked) {
+      if (!helo.checked) co_return v;
+      if (!s.helo_pass_restriction.empty() && helo.outcome.result == Result::Pass)
+        co_return restriction(v, s.helo_pass_restriction);
+      co_return annotate(v, helo, Identity::Helo, in);
+    }
+    const bool mfrom_pass = mfrom.outcome.result == Result::Pass;
+    const bool helo_pass = helo.checked && helo.outcome.result == Result::Pass;
+    if (mfrom_pass && !s.mail_from_pass_restriction.empty()) co_return restriction(v, s.mail_from_pass_restriction);
+    if (helo_pass && !s.helo_pass_restriction.empty()) co_return restriction(v, s.helo_pass_restriction);
+    if ((mfrom.act == Act::Reject || mfrom.act == Act::Defer) && !no_mail_downgrade(mfrom))
+      co_return terminal(v, mfrom, Identity::MailFrom, request, fields);
+    // Not rejected: the MAIL FROM header, even when MAIL FROM is none and HELO had a result
+    // (pypolicyd-spf prepended the HELO header there: CVE-2019-20790).
+    co_return annotate(v, mfrom, Identity::MailFrom, in);
+  }
+
+ private:
+  static void dns_queries_note(Verdict& v, const IdentityOutcome& io) {
+    if (!v.log.empty()) v.log += "; ";
+    v.log += std::string(io.outcome.domain.empty() ? "?" : io.outcome.domain) + " " +
+             std::string(spf::to_string(io.outcome.result));
+    if (!io.outcome.mechanism.empty()) v.log += " (" + io.outcome.mechanism + ")";
+    if (!io.outcome.problem.empty()) v.log += " (" + io.outcome.problem + ")";
+  }
+
+  // No_Mail: reject only domains that publish exactly "v=spf1 -all" (pypolicyd-spf compares the first
+  // string of the record).
+  bool no_mail_downgrade(const IdentityOutcome& io) const {
+    if (!s_->no_mail) return false;
+    return io.outcome.record_strings.empty() || io.outcome.record_strings.front() != "v=spf1 -all";
+  }
+
+  Verdict restriction(Verdict v, const std::string& restriction_class) const {
+    v.kind = VerdictKind::Accept;
+    v.action = restriction_class;
+    v.reason = "SPF pass restriction";
+    return v;
+  }
+
+  Verdict annotate(Verdict v, const IdentityOutcome& io, Identity identity, const spf::HeaderInputs& in) const {
+    const config::Settings& s = *s_;
+    v.kind = VerdictKind::Annotate;
+    if (s.header_type.spf || s.header_type.none()) {
+      spf::HeaderField h = s.header_style == config::HeaderStyle::Rfc7208
+                               ? spf::received_spf_rfc7208(io.outcome, identity, in)
+                               : spf::received_spf_pypolicyd(io.outcome.result, identity, io.reason, in);
+      v.headers.push_back(h.line());
+    }
+    v.ar_method = spf::resinfo_spf_pypolicyd(io.outcome.result, identity, io.reason, in);
+    v.error_result = io.outcome.result == Result::PermError || io.outcome.result == Result::TempError;
+    return v;
+  }
+
+  Verdict terminal(Verdict v, const IdentityOutcome& io, Identity identity, const PolicyRequest& request,
+                   const HeaderFields& fields) const {
+    const config::Settings& s = *s_;
+    const bool error = io.outcome.result == Result::PermError || io.outcome.result == Result::TempError;
+    const bool defer = io.act == Act::Defer;
+    std::string code;
+    if (defer) code = s.enhanced_status_codes ? "defer_if_permit 4.7.24" : "defer_if_permit";
+    else if (!s.enhanced_status_codes) code = "550";
+    else code = error ? "550 5.7.24" : "550 5.7.23";
+    const std::string id = identity == Identity::Helo ? request.helo : request.sender;
+    v.kind = defer ? VerdictKind::DeferIfPermit : VerdictKind::Reject;
+    v.action = code + " " + reason_message(defer, io.reason, identity, id, fields);
+    v.reason = "SPF " + std::string(spf::to_string(io.outcome.result)) + " for " +
+               (identity == Identity::Helo ? "HELO " + sanitize(request.helo, 80)
+                                           : "MAIL FROM " + sanitize(request.sender, 100));
+    v.error_result = error;
+    return v;
+  }
+
+  // Reason_Message with {rejectdefer}, {spf} and {url} (pypolicyd-spf §4.6 (e)).
+  std::string reason_message(bool defer, const std::string& reason, Identity identity, const std::string& id,
+                             const HeaderFields& fields) const {
+    const config::Settings& s = *s_;
+    std::string url;
+    if (!s.why_url.empty())
+      url = s.why_url + "?s=" + std::string(spf::to_string(identity)) + ";id=" + id + ";ip=" + fields.client_ip +
+            ";r=" + fields.receiver;
+    std::string tmpl = s.reason_message;
+    if (tmpl.empty())
+      tmpl = url.empty() ? "Message {rejectdefer} due to: {spf}." : "Message {rejectdefer} due to: {spf}. Please see {url}";
+    std::string out;
+    for (std::size_t i = 0; i < tmpl.size();) {
+      auto take = [&](std::string_view key, const std::string& value) {
+        if (tmpl.compare(i, key.size(), key) != 0) return false;
+        out += value;
+        i += key.size();
+        return true;
+      };
+      if (take("{rejectdefer}", defer ? "deferred" : "rejected") || take("{spf}", reason) || take("{url}", url))
+        continue;
+      out += tmpl[i++];
+    }
+    return sanitize(out, 450);
+  }
+
+  std::shared_ptr<const config::Settings> s_;
+};
+
+// Domain_Whitelist: an SPF pass of the client for one of the listed domains bypasses every check.
+class DomainWhitelistCheck final : public Check {
+ public:
+  explicit DomainWhitelistCheck(std::shared_ptr<const config::Settings> settings) : s_(std::move(settings)) {}
+  std::string_view name() const override { return "Domain_Whitelist"; }
+  Stage stage() const override { return Stage::Bypass; }
+  bool needs_dns() const override { return true; }
+
+  asio::awaitable<Verdict> evaluate(const PolicyRequest& request, CheckContext& ctx) const override {
+    const config::Settings& s = *s_;
+    const IpAddress client = s.prospective ? *s.prospective : *request.client;
+    spf::Options options;
+    options.limits.max_void_lookups = s.void_limit;
+    options.limits.time_budget = std::chrono::duration_cast<std::chrono::milliseconds>(s.whitelist_lookup_time);
+    std::vector<asio::awaitable<spf::Outcome>> work;
+    for (const auto& domain : s.domain_whitelist)
+      work.push_back(spf::check_host(ctx.resolver,
+                                     spf::Request{client, "postmaster@" + domain, domain, {}, Identity::MailFrom, domain},
+                                     options, ctx.deadline));
+    const auto outcomes = co_await gather(std::move(work));
+    for (std::size_t i = 0; i < outcomes.size(); ++i)
+      if (outcomes[i].result == Result::Pass) {
+        Verdict v;
+        v.check = "Domain_Whitelist";
+        v.kind = VerdictKind::Bypass;
+        v.final = true;
+        v.headers = bypass_headers("SPF skipped for whitelisted relay domain", header_fields(request, s), s);
+        v.log = "SPF pass for " + s.domain_whitelist[i];
+        co_return v;
+      }
+    Verdict v;
+    v.check = "Domain_Whitelist";
+    co_return v;
+  }
+
+ private:
+  std::shared_ptr<const config::Settings> s_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<Check>> make_spf_checks(std::shared_ptr<const config::Settings> settings) {
+  std::vector<std::unique_ptr<Check>> out;
+  if (settings->helo_reject != RejectPolicy::NoCheck || settings->mail_from_reject != RejectPolicy::NoCheck)
+    out.push_back(std::make_unique<SpfCheck>(settings));
+  return out;
+}
+
+std::vector<std::unique_ptr<Check>> make_domain_whitelist_checks(std::shared_ptr<const config::Settings> settings) {
+  std::vector<std::unique_ptr<Check>> out;
+  if (!settings->domain_whitelist.empty()) out.push_back(std::make_unique<DomainWhitelistCheck>(settings));
+  return out;
+}
+
+}  // namespace spfgate::policy

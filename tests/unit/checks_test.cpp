@@ -1,0 +1,293 @@
+// HELO checks, helo_access, iprev and how their verdicts combine with SPF — through the Engine, on
+// in-memory DNS. (The same checks against the real test nsd are in tests/integration/test_checks.py.)
+#include "config/options.hpp"
+#include "policy/checks/helo_checks.hpp"
+#include "policy/dns/memory_resolver.hpp"
+#include "policy/engine.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace asio = boost::asio;
+using namespace spfgate;
+using namespace spfgate::policy;
+
+namespace {
+
+std::string table_file(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / ("spfgate-checks-" + std::to_string(::getpid()) + "-" + name);
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+// Example zone: SPF for the senders, PTR/A for the clients.
+void zone(dns::MemoryResolver& d) {
+  d.add_txt("example.org", {"v=spf1 ip4:192.0.2.0/24 -all"});
+  d.add_txt("mail.example.org", {"v=spf1 a -all"});
+  d.add_a("mail.example.org", "192.0.2.10");
+  d.add_reverse(*parse_ip("192.0.2.10"), "mail.example.org");
+  d.add_reverse(*parse_ip("203.0.113.5"), "liar.example.org");
+  d.add_a("liar.example.org", "198.51.100.99");
+  // .17: three PTR names, only the third confirms.
+  const auto ip17 = *parse_ip("192.0.2.17");
+  d.add_reverse(ip17, "liar.example.org");
+  d.add_reverse(ip17, "gone.example.org");
+  d.add_reverse(ip17, "third.example.org");
+  d.add_a("third.example.org", "192.0.2.17");
+  d.add_reverse(*parse_ip("2001:db8::10"), "mail6.example.org");
+  d.add_a("mail6.example.org", "2001:db8::10");
+  d.add_name_failure(dns::reverse_name(*parse_ip("192.0.2.30")), dns::DnsStatus::ServFail);
+  d.add_reverse(*parse_ip("192.0.2.31"), "host.bogus.example");
+  d.add_a("host.bogus.example", "192.0.2.31");
+  d.set_dnssec("host.bogus.example", dns::Dnssec::Bogus);
+  d.add_a("mx-only.example.org", "192.0.2.99");
+  d.add_mx("mxonly.example.org", 10, "mx-only.example.org");
+  d.add_name_failure("slow.example.org", dns::DnsStatus::Timeout);
+}
+
+struct Rig {
+  dns::MemoryResolver dns;
+  MessageCache cache;
+  std::shared_ptr<const Engine> engine;
+  explicit Rig(std::vector<std::string> args) {
+    args.push_back("--skip_addresses=127.0.0.0/8");
+    engine = Engine::build(std::make_shared<const config::Settings>(config::load(args).settings));
+    zone(dns);
+  }
+  Answer ask(const std::string& client, const std::string& helo, const std::string& sender = "someone@example.org") {
+    asio::io_context io;
+    auto req = PolicyRequest::from({{"request", "smtpd_access_policy"}, {"protocol_state", "RCPT"},
+                                    {"client_address", client}, {"helo_name", helo}, {"sender", sender},
+                                    {"recipient", "rcpt@example.net"}, {"instance", ""}});
+    auto f = asio::co_spawn(io, engine->handle(req, dns, cache, dns::Clock::now() + std::chrono::seconds(5)),
+                            asio::use_future);
+    io.run();
+    return f.get();
+  }
+};
+
+}  // namespace
+
+TEST(HeloAccess, SeedCaseLetsTheMisconfiguredExchangeServerThrough) {
+  const auto table = table_file("helo_access", "# internal Exchange\nmailsrv02.foo.local PERMIT\n");
+  Rig without({});
+  // Its HELO is not a real domain and the sender's SPF does not list it: rejected without the table.
+  EXPECT_EQ(without.ask("203.0.113.5", "mailsrv02.foo.local").kind, DecisionKind::Reject);
+  Rig with({"--helo-access=hash:" + table});
+  Answer a = with.ask("203.0.113.5", "MAILSRV02.foo.local");
+  EXPECT_EQ(a.action, "PERMIT");
+  EXPECT_EQ(a.deciding_check, "helo_access");
+  EXPECT_EQ(with.ask("203.0.113.5", "mailsrv03.foo.local").kind, DecisionKind::Reject);
+}
+
+TEST(HeloAccess, ParentDomainsAndDunno) {
+  const auto table = table_file("parents", "example.com REJECT go away\ngood.example.com OK\nneutral.example.com DUNNO\n");
+  Rig rig({"--helo-access=hash:" + table});
+  EXPECT_EQ(rig.ask("192.0.2.10", "a.good.example.com", "x@example.org").action, "OK");
+  EXPECT_EQ(rig.ask("192.0.2.10", "bad.example.com", "x@example.org").action,
+            "REJECT 5.7.1 <bad.example.com>: Helo command rejected: go away");
+  // DUNNO stops the table search (no REJECT from example.com) and lets the other checks decide.
+  const Answer n = rig.ask("192.0.2.10", "x.neutral.example.com", "x@example.org");
+  EXPECT_EQ(n.kind, DecisionKind::Prepend);
+  EXPECT_NE(n.action.find("Received-SPF: Pass"), std::string::npos);
+}
+
+TEST(HeloAccess, CidrPcreAndPrependTables) {
+  const auto cidr = table_file("t.cidr", "198.51.100.0/24 550 5.7.1 no bare addresses from there\n");
+  const auto pcre = table_file("t.pcre", "/^(dsl|dyn)[0-9-]+\\./ 554 5.7.1 dynamic HELO $1\n/^tagme\\./ PREPEND X-Helo-Tag: yes\n");
+  Rig rig({"--helo-access=cidr:" + cidr + ",pcre:" + pcre});
+  EXPECT_EQ(rig.ask("192.0.2.10", "198.51.100.7").action,
+            "550 5.7.1 <198.51.100.7>: Helo command rejected: no bare addresses from there");
+  EXPECT_EQ(rig.ask("192.0.2.10", "dsl12-34.isp.example").action,
+            "554 5.7.1 <dsl12-34.isp.example>: Helo command rejected: dynamic HELO dsl");
+  EXPECT_EQ(rig.ask("192.0.2.10", "tagme.example.org").action, "prepend X-Helo-Tag: yes");
+}
+
+TEST(HeloAccess, BadTableFailsAtLoadWithItsLine) {
+  const auto bad = table_file("bad.pcre", "/^ok/ OK\n/(unclosed/ REJECT\n");
+  try {
+    Rig rig({"--helo-access=pcre:" + bad});
+    FAIL() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find(bad + ":2:"), std::string::npos) << e.what();
+  }
+}
+
+TEST(HeloSanity, PostfixTexts) {
+  Rig rig({"--helo-syntax=reject", "--helo-fqdn=reject", "--helo-literal=reject"});
+  EXPECT_EQ(rig.ask("192.0.2.10", "bad_-.name!").action, "501 5.5.2 <bad_-.name!>: Helo command rejected: Invalid name");
+  EXPECT_EQ(rig.ask("192.0.2.10", "[300.1.2.3]").action,
+            "501 5.5.2 <[300.1.2.3]>: Helo command rejected: invalid ip address");
+  EXPECT_EQ(rig.ask("192.0.2.10", "localhost").action,
+            "504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname");
+  EXPECT_EQ(rig.ask("192.0.2.10", "[192.0.2.99]").action,
+            "550 5.7.1 <[192.0.2.99]>: Helo command rejected: address literal does not match your address [192.0.2.10]");
+  EXPECT_EQ(rig.ask("192.0.2.10", "[192.0.2.10]", "x@example.org").kind, DecisionKind::Prepend);
+  EXPECT_EQ(rig.ask("192.0.2.10", "mail.example.org.", "x@example.org").kind, DecisionKind::Prepend);
+}
+
+TEST(HeloSanity, WarnModeOnlyLogsAndDeferModeIs4xx) {
+  Rig warn({"--helo-fqdn=warn"});
+  const Answer a = warn.ask("192.0.2.10", "localhost", "x@example.org");
+  EXPECT_EQ(a.kind, DecisionKind::Prepend);
+  EXPECT_NE(a.details.find("helo=warn"), std::string::npos) << a.details;
+  Rig defer({"--helo-fqdn=defer"});
+  EXPECT_EQ(defer.ask("192.0.2.10", "localhost").action,
+            "450 4.5.2 <localhost>: Helo command rejected: need fully-qualified hostname");
+}
+
+TEST(HeloSanity, ClaimsToBeUs) {
+  Rig rig({"--helo-local=reject", "--helo-local-names=mx.example.net, 198.51.100.25"});
+  EXPECT_EQ(rig.ask("203.0.113.5", "MX.example.net", "").action,
+            "550 5.7.1 <mx.example.net>: Helo command rejected: You are not me");
+  EXPECT_EQ(rig.ask("203.0.113.5", "[198.51.100.25]", "").kind, DecisionKind::Reject);
+  EXPECT_NE(rig.ask("198.51.100.25", "[198.51.100.25]", "").kind, DecisionKind::Reject);  // really us
+}
+
+TEST(HeloDns, NoAddressNoMxAndTemporaryFailure) {
+  Rig rig({"--helo-dns=reject"});
+  EXPECT_EQ(rig.ask("192.0.2.10", "nothing.example.org").action,
+            "450 4.7.1 <nothing.example.org>: Helo command rejected: Host not found");
+  EXPECT_EQ(rig.ask("192.0.2.10", "mxonly.example.org", "x@example.org").kind, DecisionKind::Prepend);  // MX counts
+  const Answer t = rig.ask("192.0.2.10", "slow.example.org", "x@example.org");
+  EXPECT_EQ(t.action, "DEFER_IF_PERMIT 4.7.1 <slow.example.org>: Helo command rejected: Host not found");
+  Rig hard({"--helo-dns=reject", "--helo-reject-code=550"});
+  EXPECT_EQ(hard.ask("192.0.2.10", "nothing.example.org").action,
+            "550 5.7.1 <nothing.example.org>: Helo command rejected: Host not found");
+}
+
+TEST(Iprev, ResultsActionsAndPostfixTexts) {
+  Rig rig({"--iprev-fail=reject", "--iprev-permerror=reject", "--iprev-temperror=defer", "--Mail_From_reject=False",
+           "--HELO_reject=False"});
+  EXPECT_EQ(rig.ask("192.0.2.10", "mail.example.org").kind, DecisionKind::Prepend);  // pass
+  EXPECT_EQ(rig.ask("203.0.113.5", "x.example.org").action,
+            "450 4.7.25 Client host rejected: cannot find your hostname, [203.0.113.5]");  // fail
+  EXPECT_EQ(rig.ask("198.51.100.1", "x.example.org").action,
+            "450 4.7.25 Client host rejected: cannot find your reverse hostname, [198.51.100.1]");  // no PTR
+  EXPECT_EQ(rig.ask("192.0.2.30", "x.example.org").action,
+            "450 4.7.25 Client host rejected: cannot find your hostname, [192.0.2.30]");  // SERVFAIL
+  EXPECT_EQ(rig.ask("192.0.2.31", "x.example.org").kind, DecisionKind::Defer);  // DNSSEC bogus = temperror
+  EXPECT_EQ(rig.ask("192.0.2.17", "x.example.org").kind, DecisionKind::Prepend);  // only the third PTR confirms
+  EXPECT_EQ(rig.ask("2001:db8::10", "x.example.org").kind, DecisionKind::Prepend);  // IPv6 via AAAA
+  Rig perm({"--iprev-fail=reject", "--iprev-reject-code=550"});
+  EXPECT_EQ(perm.ask("203.0.113.5", "x.example.org", "").action,
+            "550 5.7.25 Client host rejected: cannot find your hostname, [203.0.113.5]");
+}
+
+TEST(Iprev, AuthenticationResultsCarriesIprevNextToSpf) {
+  Rig plain({"--Header_Type=AR", "--Authserv_Id=mx.example.net"});  // pypolicyd-spf's header unchanged
+  EXPECT_EQ(plain.ask("192.0.2.10", "mail.example.org", "someone@example.org").action,
+            "prepend Authentication-Results: mx.example.net; spf=pass (sender SPF authorized) smtp.mailfrom=example.org "
+            "(client-ip=192.0.2.10; helo=mail.example.org; envelope-from=someone@example.org; receiver=example.net)");
+  Rig rig({"--Header_Type=AR", "--Authserv_Id=mx.example.net", "--iprev-header=yes"});
+  const Answer a = rig.ask("192.0.2.10", "mail.example.org", "someone@example.org");
+  EXPECT_EQ(a.action.rfind("prepend Authentication-Results: mx.example.net; spf=pass ", 0), 0u) << a.action;
+  EXPECT_NE(a.action.find("; iprev=pass (mail.example.org) policy.iprev=192.0.2.10"), std::string::npos) << a.action;
+}
+
+TEST(Combined, SeveralFailuresAreNamedWith5726) {
+  Rig rig({"--iprev-fail=reject", "--iprev-reject-code=550"});
+  const Answer a = rig.ask("203.0.113.5", "x.example.org", "someone@example.org");
+  EXPECT_EQ(a.action.rfind("550 5.7.26 Multiple authentication checks failed: reverse DNS fail for 203.0.113.5; SPF fail "
+                           "for MAIL FROM someone@example.org",
+                           0),
+            0u)
+      << a.action;
+  EXPECT_EQ(a.deciding_check, "iprev+spf");
+}
+
+TEST(Combined, TestOnlyLogsWhatWouldHaveBeenRejected) {
+  Rig rig({"--TestOnly=0", "--helo-fqdn=reject"});
+  const Answer a = rig.ask("192.0.2.10", "localhost");
+  EXPECT_EQ(a.action, "dunno");
+  EXPECT_NE(a.log_line.find("TestOnly: would have answered \"504 5.5.2 <localhost>"), std::string::npos) << a.log_line;
+}
+
+// ----- concurrency, measured in DNS round trips rather than in seconds -----
+
+namespace {
+
+// Answers every query only when the test releases a "round": a query asked in round n is answered at the
+// end of round n. The number of rounds a request needs is the length of its longest chain of dependent
+// lookups; if the checks ran one after another it would be the total number of lookups.
+class LockstepResolver final : public dns::Resolver {
+ public:
+  explicit LockstepResolver(dns::MemoryResolver& data) : data_(data) {}
+  asio::awaitable<dns::DnsAnswer> query(std::string name, dns::RrType type, dns::Deadline) override {
+    ++queries_;
+    asio::steady_timer t(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+    pending_.push_back(&t);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_return data_.lookup(name, type);
+  }
+  std::size_t release() {
+    auto now = std::move(pending_);
+    pending_.clear();
+    for (auto* t : now) t->cancel();
+    return now.size();
+  }
+  unsigned queries_ = 0;
+
+ private:
+  dns::MemoryResolver& data_;
+  std::vector<asio::steady_timer*> pending_;
+};
+
+}  // namespace
+
+TEST(Concurrency, ARequestTakesItsLongestChainNotTheSumOfItsLookups) {
+  dns::MemoryResolver data;
+  // MAIL FROM: TXT, then include TXT, then mx MX, then A of the MX host: a chain of 4.
+  data.add_txt("sender.example", {"v=spf1 include:_spf.sender.example -all"});
+  data.add_txt("_spf.sender.example", {"v=spf1 mx -all"});
+  data.add_mx("_spf.sender.example", 10, "mx.sender.example");
+  data.add_a("mx.sender.example", "192.0.2.10");
+  // HELO: TXT then A: a chain of 2.   iprev: PTR then A: a chain of 2.
+  data.add_txt("mail.example.org", {"v=spf1 a -all"});
+  data.add_a("mail.example.org", "192.0.2.10");
+  data.add_reverse(*parse_ip("192.0.2.10"), "mail.example.org");
+  LockstepResolver dns(data);
+  auto engine = Engine::build(std::make_shared<const config::Settings>(
+      config::load({"--iprev-header=yes", "--Header_Type=AR", "--Authserv_Id=mx.example.net"}).settings));
+  MessageCache cache;
+  asio::io_context io;
+  auto req = PolicyRequest::from({{"client_address", "192.0.2.10"}, {"helo_name", "mail.example.org"},
+                                  {"sender", "alice@sender.example"}, {"recipient", "bob@example.net"}});
+  auto f = asio::co_spawn(io, engine->handle(req, dns, cache, dns::Clock::now() + std::chrono::seconds(30)),
+                          asio::use_future);
+  unsigned rounds = 0;
+  for (;;) {
+    io.poll();  // run everything that can run without DNS
+    if (f.wait_for(std::chrono::seconds(0)) == std::future_status::ready) break;
+    ASSERT_GT(dns.release(), 0u) << "stuck without pending queries";
+    ++rounds;
+    ASSERT_LT(rounds, 50u);
+  }
+  const Answer a = f.get();
+  EXPECT_NE(a.action.find("spf=pass"), std::string::npos) << a.action;
+  EXPECT_NE(a.action.find("iprev=pass"), std::string::npos) << a.action;
+  EXPECT_GE(dns.queries_, 8u);   // 4 (MAIL FROM) + 2 (HELO) + 2 (iprev)
+  EXPECT_EQ(rounds, 4u);         // the MAIL FROM chain, the others ran alongside it
+}
+
+TEST(HostnameSyntax, PostfixValidHostname) {
+  EXPECT_TRUE(valid_hostname("mail.example.org"));
+  EXPECT_TRUE(valid_hostname("under_score.example"));
+  EXPECT_FALSE(valid_hostname("1.2.3.4"));
+  EXPECT_FALSE(valid_hostname("-lead.example"));
+  EXPECT_FALSE(valid_hostname("trail-.example"));
+  EXPECT_FALSE(valid_hostname("a..b"));
+  EXPECT_FALSE(valid_hostname(std::string(64, 'a') + ".example"));
+  EXPECT_TRUE(address_literal("[IPv6:2001:db8::1]").has_value());
+  EXPECT_FALSE(address_literal("[IPv6:192.0.2.1]").has_value());
+  EXPECT_EQ(smtp_reply(450, "5.7.25", "x"), "450 4.7.25 x");
+}
