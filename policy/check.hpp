@@ -55,6 +55,7 @@ struct Verdict {
   std::string reason;         // short human reason, used when several checks fail at once
   std::string log;            // detail for the decision log line
   bool error_result = false;  // decided by a permerror/temperror (keeps 5.7.24 for later recipients)
+  bool temporary = false;     // caused by a temporary DNS failure: not counted as a failed check
   bool cacheable = true;      // may be reused for later recipients of the same message
   bool final = false;         // decides alone: checks of later stages need not run (Bypass is always final)
 };

@@ -86,12 +86,12 @@ Decision decide(const std::vector<Verdict>& verdicts, const config::Settings& se
     }
 
   // 2. Rejections. When other checks failed too (their own answer would have been a reject or a 4xx
-  //    deferral), the reply names them all.
+  //    deferral, but not a temporary DNS failure), the reply names them all.
   std::vector<const Verdict*> failed;
   const Verdict* first_reject = nullptr;
   for (const Verdict& v : verdicts) {
     if (v.kind == VerdictKind::Reject && !first_reject) first_reject = &v;
-    if (v.kind == VerdictKind::Reject || v.kind == VerdictKind::Defer) failed.push_back(&v);
+    if (v.kind == VerdictKind::Reject || (v.kind == VerdictKind::Defer && !v.temporary)) failed.push_back(&v);
   }
   if (first_reject && failed.size() == 1) return from_verdict(*first_reject, DecisionKind::Reject);
   if (first_reject) {

@@ -101,7 +101,11 @@ Server::Server(std::vector<std::string> args, config::Loaded loaded, ResolverFac
 }
 
 Server::~Server() {
-  // Destroy pending coroutines while the resolver, the cache and the state they point to still exist.
+  // The io_context is stopped. The resolver goes first, while the io_context its descriptor and timers
+  // belong to still exists (queries in flight complete with an error, posted but never run); then the
+  // io_context, which destroys every pending coroutine while the cache and the state they point to exist.
+  state_->resolver = nullptr;
+  resolver_.reset();
   io_.reset();
   for (const auto& path : unix_paths_) ::unlink(path.c_str());
 }

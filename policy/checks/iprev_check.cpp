@@ -47,6 +47,7 @@ class IprevCheck final : public Check {
         mode = s.iprev_temperror;
         text = "cannot find your hostname";
         v.cacheable = false;  // a retry may succeed; do not pin the message to it
+        v.temporary = true;
         break;
     }
     text = "Client host rejected: " + text + ", [" + client.to_string() + "]";
