@@ -14,6 +14,7 @@ class Error : public std::runtime_error {
  public:
   Error(std::string file, int line, std::string option, const std::string& message)
       : std::runtime_error(format(file, line, option, message)),
+        message_(message),
         file_(std::move(file)),
         line_(line),
         option_(std::move(option)) {}
@@ -22,6 +23,7 @@ class Error : public std::runtime_error {
   const std::string& file() const noexcept { return file_; }
   int line() const noexcept { return line_; }
   const std::string& option() const noexcept { return option_; }
+  const std::string& message() const noexcept { return message_; }  // without file, line and option
 
  private:
   static std::string format(const std::string& file, int line, const std::string& option,
@@ -35,6 +37,7 @@ class Error : public std::runtime_error {
     if (!option.empty()) out += option + ": ";
     return out + message;
   }
+  std::string message_;
   std::string file_;
   int line_;
   std::string option_;

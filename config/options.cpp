@@ -653,6 +653,34 @@ Loaded load(const std::vector<std::string>& args) {
 
 Loaded load_file(const std::string& path) { return load({"--config", path}); }
 
+Settings with_overrides(const Settings& base, const std::vector<std::pair<std::string, std::string>>& options) {
+  Loaded l;
+  l.settings = base;
+  Table t;
+  build(t, l.settings);
+  po::variables_map vm;
+  for (const auto& [name, value] : options) {
+    std::string key = name;
+    const auto* desc = find_option(t.all, key);
+    if (!desc) throw Error({}, 0, name, "unknown option" + suggestion(t.all, name));
+    po::parsed_options parsed(&t.all);
+    po::option opt;
+    opt.string_key = key;
+    opt.value.push_back(value);
+    opt.original_tokens = opt.value;
+    parsed.options.push_back(opt);
+    try {
+      po::store(parsed, vm);
+    } catch (const BadValue& e) {
+      throw Error({}, 0, name, e.what());
+    } catch (const po::error& e) {
+      throw Error({}, 0, name, e.what());
+    }
+  }
+  finish(t, l, vm);
+  return l.settings;
+}
+
 std::string help_text() {
   Settings s = defaults();
   Table t;

@@ -20,6 +20,7 @@
 #include "config/settings.hpp"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace spfgate::config {
@@ -38,6 +39,10 @@ Loaded load(const std::vector<std::string>& args);
 
 // Loads only a configuration file on top of the defaults (tests, `check`).
 Loaded load_file(const std::string& path);
+
+// `base` with some options set to other values, validated as in a configuration file (Per_User lines).
+// Throws config::Error naming the option.
+Settings with_overrides(const Settings& base, const std::vector<std::pair<std::string, std::string>>& options);
 
 std::string help_text();
 

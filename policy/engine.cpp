@@ -1,10 +1,14 @@
 #include "policy/engine.hpp"
 
 #include "common/text.hpp"
+#include "config/per_user.hpp"
 #include "policy/checks/bypass.hpp"
 #include "policy/checks/helo_checks.hpp"
 #include "policy/checks/iprev_check.hpp"
 #include "policy/checks/spf_check.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 namespace spfgate::policy {
 
@@ -31,7 +35,55 @@ std::vector<std::unique_ptr<Check>> make_checks(std::shared_ptr<const config::Se
 
 std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const config::Settings> settings) {
   auto checks = make_checks(settings);
-  return std::make_shared<const Engine>(std::move(settings), Pipeline(std::move(checks)));
+  auto engine = std::make_shared<const Engine>(settings, Pipeline(std::move(checks)));
+  if (!settings->per_user.empty()) {
+    engine->per_user_ = std::make_unique<PerUser>();
+    engine->per_user_->path = config::per_user_path(settings->per_user);
+    engine->load_per_user();  // throws config::Error at start-up and reload
+  }
+  return engine;
+}
+
+namespace {
+std::int64_t mtime_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+}  // namespace
+
+void Engine::load_per_user() const {
+  PerUser& pu = *per_user_;
+  const std::int64_t mtime = mtime_of(pu.path);
+  const config::PerUserTable table = config::PerUserTable::load(pu.path, *settings_);
+  std::map<std::string, std::shared_ptr<const Engine>, std::less<>> engines;
+  for (const auto& [user, s] : table.entries()) {
+    auto user_settings = std::make_shared<const config::Settings>(s);
+    engines.emplace(user, std::make_shared<const Engine>(user_settings, Pipeline(make_checks(user_settings))));
+  }
+  pu.engines = std::move(engines);
+  pu.mtime = mtime;
+  pu.checked = std::chrono::steady_clock::now();
+}
+
+std::shared_ptr<const Engine> Engine::engine_for(const std::string& recipient) const {
+  if (!per_user_) return nullptr;
+  PerUser& pu = *per_user_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - pu.checked >= std::chrono::seconds(1)) {
+    pu.checked = now;
+    if (mtime_of(pu.path) != pu.mtime) {
+      try {
+        load_per_user();
+        spdlog::info("Per_User: reloaded {} ({} recipients)", pu.path, pu.engines.size());
+      } catch (const std::exception& e) {
+        pu.mtime = mtime_of(pu.path);  // do not retry until it changes again
+        spdlog::error("Per_User: keeping the previous table: {}", e.what());
+      }
+    }
+  }
+  auto it = pu.engines.find(recipient);
+  return it == pu.engines.end() ? nullptr : it->second;
 }
 
 Engine::Engine(std::shared_ptr<const config::Settings> settings, Pipeline pipeline)
@@ -59,7 +111,7 @@ std::string log_text(DecisionKind kind, const std::string& action) {
 }  // namespace
 
 Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vector<Verdict>& verdicts,
-                      MessageCache& cache) const {
+                      MessageCache* cache) const {
   Answer a;
   a.kind = d.kind;
   a.action = d.action;
@@ -70,13 +122,13 @@ Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vecto
     a.details += v.check + "=" + std::string(to_string(v.kind));
     if (!v.log.empty()) a.details += " (" + sanitize(v.log, 300) + ")";
   }
-  if (!request.instance.empty() && d.cacheable && d.kind != DecisionKind::Dunno) {
+  if (cache && !request.instance.empty() && d.cacheable && d.kind != DecisionKind::Dunno) {
     CachedMessage entry;
     entry.kind = d.kind;
     entry.action = d.action;
     entry.pending_headers = d.later_headers;
     entry.created = std::chrono::steady_clock::now();
-    cache.store(request.instance, std::move(entry));
+    cache->store(request.instance, std::move(entry));
   }
   const std::string pre = prefix(request);
   if (d.kind == DecisionKind::Dunno) {
@@ -97,13 +149,22 @@ Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vecto
 
 asio::awaitable<Answer> Engine::handle(const PolicyRequest& request, dns::Resolver& resolver, MessageCache& cache,
                                        dns::Deadline deadline) const {
+  // Per_User (pypolicyd-spf): a listed recipient is evaluated with its own settings, fresh, without the
+  // per-message cache (its answer is neither taken from it nor stored in it).
+  if (!request.recipient.empty())
+    if (auto user = engine_for(request.recipient)) co_return co_await user->evaluate(request, resolver, nullptr, deadline);
+  co_return co_await evaluate(request, resolver, &cache, deadline);
+}
+
+asio::awaitable<Answer> Engine::evaluate(const PolicyRequest& request, dns::Resolver& resolver, MessageCache* cache,
+                                         dns::Deadline deadline) const {
   if (settings_->mock) {
     Answer a;
     a.action = "dunno mock header field that should be ignored";
     co_return a;
   }
-  if (!request.instance.empty()) {
-    if (CachedMessage* cached = cache.find(request.instance, std::chrono::steady_clock::now())) {
+  if (cache && !request.instance.empty()) {
+    if (CachedMessage* cached = cache->find(request.instance, std::chrono::steady_clock::now())) {
       Answer a;
       a.from_cache = true;
       if (repeats(cached->kind)) {

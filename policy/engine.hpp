@@ -20,6 +20,9 @@
 #include "policy/message_cache.hpp"
 #include "policy/pipeline.hpp"
 
+#include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -43,16 +46,31 @@ class Engine {
   boost::asio::awaitable<Answer> handle(const PolicyRequest& request, dns::Resolver& resolver,
                                         MessageCache& cache, dns::Deadline deadline) const;
 
+  // Per_User: the engine for this recipient's settings, or nullptr. Re-reads the per-user file when it
+  // changed (checked at most once a second); a broken new file is logged and the previous table kept.
+  std::shared_ptr<const Engine> engine_for(const std::string& recipient) const;
+
   const config::Settings& settings() const noexcept { return *settings_; }
   const Pipeline& pipeline() const noexcept { return pipeline_; }
 
  private:
   Answer finish(const PolicyRequest& request, Decision decision, const std::vector<Verdict>& verdicts,
-                MessageCache& cache) const;
+                MessageCache* cache) const;
+  boost::asio::awaitable<Answer> evaluate(const PolicyRequest& request, dns::Resolver& resolver, MessageCache* cache,
+                                          dns::Deadline deadline) const;
+  void load_per_user() const;
   std::string prefix(const PolicyRequest& request) const;
 
   std::shared_ptr<const config::Settings> settings_;
   Pipeline pipeline_;
+  // Per_User state; mutable because the file is re-read while serving (single-threaded io_context).
+  struct PerUser {
+    std::string path;
+    std::int64_t mtime = 0;
+    std::chrono::steady_clock::time_point checked;
+    std::map<std::string, std::shared_ptr<const Engine>, std::less<>> engines;
+  };
+  mutable std::unique_ptr<PerUser> per_user_;
 };
 
 // Every check the settings ask for, from every check module (the one place a new check is registered).

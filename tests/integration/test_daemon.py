@@ -251,6 +251,63 @@ class Spawned(unittest.TestCase):
         self.assertEqual(out.stdout, b"")
 
 
+class SystemdAndPrivileges(unittest.TestCase):
+    def run_activated(self, sock, extra=()):
+        """spfgate with `sock` as fd 3 and LISTEN_FDS/LISTEN_PID set, as systemd starts it."""
+        moved = sock.fileno() != 3
+        if moved:
+            os.dup2(sock.fileno(), 3, inheritable=True)
+        try:
+            cmd = ["/bin/sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"', BIN, "--log=stderr"]
+            cmd += resolver_args() + list(extra)
+            return subprocess.Popen(cmd, pass_fds=(3,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        finally:
+            if moved:
+                os.close(3)
+
+    def test_socket_activation_listening_socket(self):
+        with Daemon(unix=False, tcp=True) as scratch:
+            path = os.path.join(scratch.dir, "activated.sock")
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(path)
+        listener.listen(16)
+        proc = self.run_activated(listener)
+        listener.close()
+        try:
+            c = Client(path)
+            self.assertEqual(c.ask(skip_request("sd.1")), SKIP_HEADER)
+            self.assertEqual(Client(path).ask(skip_request("sd.2")), SKIP_HEADER)  # several connections
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=20)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn(b"listening on a socket from systemd (fd 3, unix)", err)
+
+    def test_socket_activation_accept_yes_serves_one_connection(self):
+        ours, theirs = socket.socketpair()
+        proc = self.run_activated(theirs)
+        theirs.close()
+        ours.settimeout(20)
+        f = ours.makefile("rb")
+        ours.sendall(skip_request("sd.3").encode())
+        from spfgate_harness import read_reply
+        self.assertEqual(read_reply(f), SKIP_HEADER)
+        ours.shutdown(socket.SHUT_WR)
+        out, err = proc.communicate(timeout=20)
+        self.assertEqual(proc.returncode, 0, err)
+
+    @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root (CI runs as root)")
+    def test_user_drops_root_after_binding(self):
+        with Daemon("--user=nobody", unix=False, tcp=True) as d:
+            status = open("/proc/%d/status" % d.proc.pid).read()
+            uid_line = [l for l in status.splitlines() if l.startswith("Uid:")][0].split()
+            self.assertEqual(set(uid_line[1:]), {str(65534)}, uid_line)
+            self.assertEqual(d.client(tcp=True).ask(skip_request("u.9")), SKIP_HEADER)
+            self.assertEqual(d.stop(), 0)
+            self.assertIn("running as uid 65534", d.log())
+
+
 class Configuration(unittest.TestCase):
     def test_shipped_pypolicyd_config_loads(self):
         path = os.path.join(DATA, "config", "debian-policyd-spf.conf")

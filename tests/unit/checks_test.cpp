@@ -291,3 +291,48 @@ TEST(HostnameSyntax, PostfixValidHostname) {
   EXPECT_FALSE(address_literal("[IPv6:192.0.2.1]").has_value());
   EXPECT_EQ(smtp_reply(450, "5.7.25", "x"), "450 4.7.25 x");
 }
+
+TEST(PerUser, RecipientsGetTheirOwnSettingsAndBypassTheMessageCache) {
+  const auto file = table_file("peruser",
+                               "# pypolicyd-spf's example\n"
+                               "strict@example.net,PermError_reject=True|HELO_reject=SPF_Not_Pass|Mail_From_reject=SPF_Not_Pass\n"
+                               "lax@example.net,Mail_From_reject=False|TestOnly=0\n");
+  dns::MemoryResolver d;
+  d.add_txt("softfail.example.org", {"v=spf1 ip4:198.51.100.1 ~all"});
+  d.add_txt("example.org", {"v=spf1 ip4:192.0.2.0/24 -all"});
+  auto engine = Engine::build(std::make_shared<const config::Settings>(
+      config::load({"--Per_User=text," + file}).settings));
+  MessageCache cache;
+  auto ask = [&](const std::string& rcpt, const std::string& sender, const std::string& client) {
+    asio::io_context io;
+    auto req = PolicyRequest::from({{"client_address", client}, {"helo_name", "helo-none.example.org"},
+                                    {"sender", sender}, {"recipient", rcpt}, {"instance", "msg.1"}});
+    auto f = asio::co_spawn(io, engine->handle(req, d, cache, dns::Clock::now() + std::chrono::seconds(5)),
+                            asio::use_future);
+    io.run();
+    return f.get().action;
+  };
+  // The same message: a normal recipient gets the header (receiver = full address with Per_User), the
+  // strict one a reject, and a third recipient the usual DUNNO.
+  EXPECT_EQ(ask("other@example.net", "user@softfail.example.org", "192.0.2.10"),
+            "prepend Received-SPF: Softfail (mailfrom) identity=mailfrom; client-ip=192.0.2.10; "
+            "helo=helo-none.example.org; envelope-from=user@softfail.example.org; receiver=other@example.net ");
+  EXPECT_EQ(ask("strict@example.net", "user@softfail.example.org", "192.0.2.10"),
+            "550 5.7.23 Message rejected due to: domain owner discourages use of this host.");
+  EXPECT_EQ(ask("other2@example.net", "user@softfail.example.org", "192.0.2.10"), "dunno");
+  // lax: Mail_From_reject=False and TestOnly (which pypolicyd-spf refused in per-user files).
+  EXPECT_EQ(ask("lax@example.net", "user@example.org", "203.0.113.50").rfind("prepend Received-SPF: Fail", 0), 0u);
+}
+
+TEST(PerUser, BadLineIsAnErrorNamingIt) {
+  const auto file = table_file("peruser-bad", "ok@example.net,HELO_reject=Fail\nbad@example.net,Lookup_Time=soon\n");
+  try {
+    Engine::build(std::make_shared<const config::Settings>(config::load({"--Per_User=text," + file}).settings));
+    FAIL() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_EQ(std::string(e.what()), file + ":2: Lookup_Time: 'soon' is not a whole number of seconds");
+  }
+  const auto listen = table_file("peruser-listen", "x@example.net,listen=tcp:127.0.0.1:1\n");
+  EXPECT_THROW(Engine::build(std::make_shared<const config::Settings>(config::load({"--Per_User=text," + listen}).settings)),
+               std::exception);
+}
