@@ -2,6 +2,7 @@
 // codes. Exit status: 0 normal stop, 1 configuration error, 2 start-up failure (cannot bind, bad user...).
 #include "config/error.hpp"
 #include "config/options.hpp"
+#include "server/cli.hpp"
 #include "server/logging.hpp"
 #include "server/resolver_factory.hpp"
 #include "server/server.hpp"
@@ -29,6 +30,8 @@ void early_logging(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   early_logging(args);
+  if (!args.empty() && args.front() == "lint")
+    return spfgate::server::run_lint(std::vector<std::string>(args.begin() + 1, args.end()));
   spfgate::config::Loaded loaded;
   try {
     loaded = spfgate::config::load(args);

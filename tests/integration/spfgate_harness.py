@@ -23,7 +23,7 @@ def resolver_args():
     if TESTDNS_DIR:
         # The stub config brings the test trust anchors; no root anchor (it would make the unsigned test
         # zones that no test anchor covers bogus).
-        return ["--resolver-config", os.path.join(TESTDNS_DIR, "unbound-stub.conf"), "--dnssec=yes",
+        return ["--resolver-config=" + os.path.join(TESTDNS_DIR, "unbound-stub.conf"), "--dnssec=yes",
                 "--trust-anchor-file=none"]
     return []
 
