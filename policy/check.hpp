@@ -54,6 +54,7 @@ struct Verdict {
   std::string ar_method;      // an RFC 8601 resinfo for the combined Authentication-Results ("iprev=pass ...")
   std::string reason;         // short human reason, used when several checks fail at once
   std::string log;            // detail for the decision log line
+  std::vector<std::string> trace;  // step by step, when CheckContext::trace is set (spfgate check)
   bool error_result = false;  // decided by a permerror/temperror (keeps 5.7.24 for later recipients)
   bool temporary = false;     // caused by a temporary DNS failure: not counted as a failed check
   bool cacheable = true;      // may be reused for later recipients of the same message

@@ -205,4 +205,23 @@ asio::awaitable<Answer> Engine::evaluate(const PolicyRequest& request, dns::Reso
   co_return finish(request, std::move(d), verdicts, cache);
 }
 
+asio::awaitable<Engine::Explanation> Engine::explain(const PolicyRequest& request, dns::Resolver& resolver,
+                                                     dns::Deadline deadline) const {
+  if (!request.recipient.empty())
+    if (auto user = engine_for(request.recipient)) co_return co_await user->explain(request, resolver, deadline);
+  Explanation e;
+  const std::optional<IpAddress> client = settings_->prospective ? settings_->prospective : request.client;
+  if (!client) {
+    e.answer.action = "dunno";
+    e.answer.log_line = "no valid client address: not checked";
+    co_return e;
+  }
+  Evidence evidence(resolver, client, deadline);
+  CheckContext ctx{resolver, deadline, evidence, true};
+  e.verdicts = co_await pipeline_.run(request, ctx);
+  e.decision = decide(e.verdicts, *settings_, request.can_prepend());
+  e.answer = finish(request, e.decision, e.verdicts, nullptr);
+  co_return e;
+}
+
 }  // namespace spfgate::policy

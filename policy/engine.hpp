@@ -46,6 +46,16 @@ class Engine {
   boost::asio::awaitable<Answer> handle(const PolicyRequest& request, dns::Resolver& resolver,
                                         MessageCache& cache, dns::Deadline deadline) const;
 
+  // For `spfgate check`: the same pipeline and decision with tracing on, without the per-message cache
+  // and without TestOnly; returns the answer and every verdict (with its trace).
+  struct Explanation {
+    Answer answer;
+    Decision decision;
+    std::vector<Verdict> verdicts;
+  };
+  boost::asio::awaitable<Explanation> explain(const PolicyRequest& request, dns::Resolver& resolver,
+                                              dns::Deadline deadline) const;
+
   // Per_User: the engine for this recipient's settings, or nullptr. Re-reads the per-user file when it
   // changed (checked at most once a second); a broken new file is logged and the previous table kept.
   std::shared_ptr<const Engine> engine_for(const std::string& recipient) const;

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   early_logging(args);
   if (!args.empty() && args.front() == "lint")
     return spfgate::server::run_lint(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (!args.empty() && args.front() == "check")
+    return spfgate::server::run_check(std::vector<std::string>(args.begin() + 1, args.end()));
   spfgate::config::Loaded loaded;
   try {
     loaded = spfgate::config::load(args);

@@ -4,6 +4,8 @@
 #include "policy/checks/helo_checks.hpp"
 #include "policy/spf/header.hpp"
 
+#include <algorithm>
+
 namespace spfgate::policy {
 
 namespace asio = boost::asio;
@@ -31,6 +33,16 @@ class IprevCheck final : public Check {
     v.log = std::string(to_string(ev.result)) +
             (ev.confirmed_names.empty() ? "" : " " + ev.confirmed_names.front()) +
             (ev.why.empty() ? "" : " (" + ev.why + ")") + (ev.secure ? " [dnssec]" : "");
+    if (ctx.trace) {
+      std::string names;
+      for (const auto& n : ev.ptr_names) {
+        const bool ok = std::find(ev.confirmed_names.begin(), ev.confirmed_names.end(), n) != ev.confirmed_names.end();
+        names += (names.empty() ? "" : ", ") + n + (ok ? " (confirmed)" : " (does not resolve back)");
+      }
+      v.trace.push_back("PTR names of " + client.to_string() + ": " + (names.empty() ? "none" : names));
+      v.trace.push_back("result " + std::string(to_string(ev.result)) + (ev.why.empty() ? "" : ": " + ev.why) +
+                        (ev.secure ? " (DNSSEC secure)" : ""));
+    }
     CheckMode mode = CheckMode::Off;
     std::string text;
     switch (ev.result) {

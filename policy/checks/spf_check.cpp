@@ -97,6 +97,7 @@ class SpfCheck final : public Check {
       io.reason = local_policy ? "Receiver policy for SPF " + std::string(spf::to_capitalized(io.outcome.result))
                                : spf::pypolicyd_reason(io.outcome);
       dns_queries_note(v, io);
+      if (ctx.trace) trace_identity(v, io, which[i], local_policy);
     }
     // HELO_reject = Null: a HELO fail only rejects the null sender.
     if (helo.checked && s.helo_reject == RejectPolicy::Null && !request.sender.empty() && helo.act != Act::Prepend)
@@ -142,6 +143,21 @@ class SpfCheck final : public Check {
              std::string(spf::to_string(io.outcome.result));
     if (!io.outcome.mechanism.empty()) v.log += " (" + io.outcome.mechanism + ")";
     if (!io.outcome.problem.empty()) v.log += " (" + io.outcome.problem + ")";
+  }
+
+  static void trace_identity(Verdict& v, const IdentityOutcome& io, Identity identity, bool local_policy) {
+    const spf::Outcome& o = io.outcome;
+    v.trace.push_back(std::string(identity == Identity::Helo ? "HELO" : "MAIL FROM") + " " +
+                      sanitize(o.domain, 100) + ": " + std::string(spf::to_string(o.result)) +
+                      (o.mechanism.empty() ? "" : ", mechanism " + sanitize(o.mechanism, 100)) +
+                      (o.problem.empty() ? "" : ", " + sanitize(o.problem, 200)) + "; policy " +
+                      std::string(config::to_string(io.policy)) + (local_policy ? " (Reject_Not_Pass_Domains)" : ""));
+    if (!o.record.empty()) v.trace.push_back("  record: \"" + sanitize(o.record, 300) + "\"");
+    for (const auto& step : o.trace)
+      v.trace.push_back("  " + std::string(2 * step.depth, ' ') + sanitize(step.domain, 100) + ": " +
+                        sanitize(step.term, 150) + " -> " + sanitize(step.outcome, 150));
+    v.trace.push_back("  DNS terms " + std::to_string(o.dns_terms) + " of 10, void lookups " +
+                      std::to_string(o.void_lookups) + " of 2, " + std::to_string(o.dns_queries) + " queries");
   }
 
   // No_Mail: reject only domains that publish exactly "v=spf1 -all" (pypolicyd-spf compares the first
