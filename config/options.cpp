@@ -411,7 +411,10 @@ void build(Table& t, Settings& s) {
        "time to answer a complete request, DNS included; keep below Postfix's "
        "smtpd_policy_service_timeout (default 30s)")
       ("write-timeout", dur(s.write_timeout), "time to send one reply (default 10s)")
-      ("shutdown-timeout", dur(s.shutdown_timeout), "on SIGTERM, time in-flight requests may still take (default 10s)");
+      ("shutdown-timeout", dur(s.shutdown_timeout), "on SIGTERM, time in-flight requests may still take (default 10s)")
+      ("metrics", str(s.metrics_listen), "serve Prometheus metrics over HTTP on tcp:HOST:PORT (e.g. tcp:127.0.0.1:9153)")
+      ("stats-interval", po::value<Duration>()->notifier([&s](const Duration& d) { s.stats_interval = d.value; }),
+       "log a one-line summary of the counters this often, e.g. 1h (default 0: never)");
 
   t.limits.add_options()
       ("max-connections", po::value<unsigned>(&s.max_connections), "concurrent connections (default 1000)")

@@ -111,6 +111,9 @@ struct Settings {
   Millis write_timeout{10'000};              // to hand one reply to the kernel
   Millis shutdown_timeout{10'000};           // SIGTERM: how long in-flight requests may still finish
 
+  std::string metrics_listen;                // --metrics tcp:127.0.0.1:PORT (empty: no endpoint)
+  Millis stats_interval{0};                  // a summary line in the log this often (0: never)
+
   // ----- spfgate: protocol limits -----
   std::size_t max_line_length = 16384;
   std::size_t max_attributes = 128;

@@ -55,6 +55,8 @@ struct Verdict {
   std::string reason;         // short human reason, used when several checks fail at once
   std::string log;            // detail for the decision log line
   std::vector<std::string> trace;  // step by step, when CheckContext::trace is set (spfgate check)
+  // (identity, result) pairs for metrics: {"helo","pass"}, {"mailfrom","fail"}, {"","pass"} for iprev.
+  std::vector<std::pair<std::string, std::string>> results;
   bool error_result = false;  // decided by a permerror/temperror (keeps 5.7.24 for later recipients)
   bool temporary = false;     // caused by a temporary DNS failure: not counted as a failed check
   bool cacheable = true;      // may be reused for later recipients of the same message

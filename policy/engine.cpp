@@ -1,5 +1,6 @@
 #include "policy/engine.hpp"
 
+#include "common/metrics.hpp"
 #include "common/text.hpp"
 #include "config/per_user.hpp"
 #include "policy/checks/bypass.hpp"
@@ -116,6 +117,14 @@ Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vecto
   a.kind = d.kind;
   a.action = d.action;
   a.deciding_check = d.deciding_check;
+  Metrics& m = metrics();
+  for (const Verdict& v : verdicts) {
+    if (v.results.empty()) {
+      if (v.kind != VerdictKind::Skip) m.add(m.ids().check_results, {v.check, "", to_string(v.kind)});
+    } else {
+      for (const auto& [identity, result] : v.results) m.add(m.ids().check_results, {v.check, identity, result});
+    }
+  }
   for (const Verdict& v : verdicts) {
     if (v.kind == VerdictKind::Skip && v.log.empty()) continue;
     if (!a.details.empty()) a.details += "; ";

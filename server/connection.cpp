@@ -1,5 +1,6 @@
 #include "server/connection.hpp"
 
+#include "common/metrics.hpp"
 #include "common/text.hpp"
 #include "server/stdio_stream.hpp"
 
@@ -87,10 +88,14 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       co_await watchdog_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (closed_) co_return;
       if (Clock::now() >= deadline_) {
-        if (phase_ == Phase::Reading)
+        Metrics& m = metrics();
+        if (phase_ == Phase::Reading) {
+          m.add(m.ids().limit_hits, {"request-read-timeout"});
           state_->peer_warnings.warn(peer_, peer_ + ": request not complete within request-read-timeout; closing");
-        else if (phase_ == Phase::Writing)
+        } else if (phase_ == Phase::Writing) {
+          m.add(m.ids().limit_hits, {"write-timeout"});
           state_->peer_warnings.warn(peer_, peer_ + ": reply not taken within write-timeout; closing");
+        }
         else
           spdlog::debug("{}: idle for idle-timeout; closing", peer_);
         close();
@@ -127,6 +132,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
         const ParseStatus status = parser.feed(data);
         if (status == ParseStatus::NeedMore) break;
         if (status == ParseStatus::Fatal) {
+          metrics().add(metrics().ids().limit_hits, {"max-request-bytes"});
           state_->peer_warnings.warn(peer_, peer_ + ": " + std::string(to_string(parser.fatal_fault())) +
                                                 " (over " + std::to_string(settings->max_request_bytes) +
                                                 " bytes); closing the connection");
@@ -161,7 +167,13 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   asio::awaitable<std::string> answer(RawRequest raw) {
     const auto& settings = *state_->settings;
+    Metrics& m = metrics();
+    m.add(m.ids().requests, {});
     if (raw.fault != Fault::None) {
+      m.add(m.ids().answers, {"malformed"});
+      m.add(m.ids().limit_hits, {raw.fault == Fault::LineTooLong         ? "max-line-length"
+                                 : raw.fault == Fault::TooManyAttributes ? "max-attributes"
+                                                                         : "syntax"});
       state_->peer_warnings.warn(peer_, peer_ + ": malformed request (" + std::string(to_string(raw.fault)) + "): \"" +
                                             raw.fault_detail + "\"; answering " + settings.malformed_reply);
       co_return format_reply(settings.malformed_reply);
@@ -176,7 +188,10 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
                                             "\"; answering " + settings.malformed_reply);
       co_return format_reply(settings.malformed_reply);
     }
+    const auto started = Clock::now();
     policy::Answer a = co_await decide(request);
+    m.observe_request(std::chrono::duration<double>(Clock::now() - started).count());
+    m.add(m.ids().answers, {policy::to_string(a.kind)});
     if (!a.log_line.empty()) spdlog::info("{}", a.log_line);
     if (!a.details.empty()) spdlog::debug("{}checks: {}", request->queue_id.empty() ? "" : loggable(request->queue_id) + ": ", a.details);
     co_return format_reply(a.action);

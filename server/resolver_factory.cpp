@@ -1,5 +1,6 @@
 #include "server/resolver_factory.hpp"
 
+#include "policy/dns/metrics_resolver.hpp"
 #include "policy/dns/unbound_resolver.hpp"
 
 #include <spdlog/spdlog.h>
@@ -24,7 +25,7 @@ std::unique_ptr<dns::Resolver> make_resolver(boost::asio::io_context& io, const 
                  return l;
                }(), s.resolver_config.empty() ? "" : ", config " + s.resolver_config,
                s.dnssec ? ", DNSSEC validation on" : "");
-  return resolver;
+  return std::make_unique<dns::MetricsResolver>(std::move(resolver));
 }
 
 }  // namespace spfgate::server

@@ -1,9 +1,11 @@
 #include "server/server.hpp"
 
+#include "common/metrics.hpp"
 #include "common/text.hpp"
 #include "config/error.hpp"
 #include "server/connection.hpp"
 #include "server/listen_spec.hpp"
+#include "server/metrics_http.hpp"
 #include "server/stdio_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -62,7 +64,9 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ServerState> state, Acceptor& 
       continue;
     }
     if (state->stopping) co_return;
+    Metrics& m = metrics();
     if (state->connections.size() >= state->settings->max_connections) {
+      m.add(m.ids().limit_hits, {"max-connections"});
       state->peer_warnings.warn("limit:" + name, "connection limit (max-connections " +
                                                      std::to_string(state->settings->max_connections) +
                                                      ") reached on " + name + "; refusing new connections");
@@ -79,6 +83,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ServerState> state, Acceptor& 
       peer = name + "#" + std::to_string(state->next_connection_id);
     }
     ++state->next_connection_id;
+    m.add(m.ids().connections, {});
     start_connection(state, std::move(socket), std::move(peer));
   }
 }
@@ -293,7 +298,9 @@ void Server::reload() {
     state_->engine = std::move(engine);
     for (const auto& n : loaded.notices) spdlog::warn("{}", n);
     spdlog::info("configuration reloaded");
+    metrics().add(metrics().ids().reloads, {"ok"});
   } catch (const std::exception& e) {
+    metrics().add(metrics().ids().reloads, {"failed"});
     spdlog::error("reload failed, keeping the previous configuration: {}", e.what());
   }
 }
@@ -303,6 +310,8 @@ void Server::begin_shutdown(const char* why) {
   state_->stopping = true;
   spdlog::info("{}: stopping; {} connection(s) open", why, state_->connections.size());
   for (auto& close : close_listeners_) close();
+  if (close_metrics_) close_metrics_();
+  if (stats_timer_) stats_timer_->cancel();
   if (signals_) {
     boost::system::error_code ignore;
     signals_->cancel(ignore);
@@ -323,6 +332,35 @@ void Server::begin_shutdown(const char* why) {
     spdlog::warn("shutdown-timeout passed with {} connection(s) still busy; exiting", state->connections.size());
     io->stop();
   });
+}
+
+void Server::start_observability() {
+  const auto& s = *state_->settings;
+  auto state = state_;
+  if (!s.metrics_listen.empty())
+    close_metrics_ = start_metrics_http(*io_, parse_listen(s.metrics_listen), [state] {
+      Metrics& m = metrics();
+      m.set(m.ids().connections_open, {}, static_cast<double>(state->connections.size()));
+      m.set(m.ids().message_cache_entries, {}, static_cast<double>(state->cache.size()));
+      return m.exposition();
+    });
+  if (s.stats_interval.count() > 0) {
+    stats_timer_ = std::make_shared<asio::steady_timer>(*io_);
+    auto timer = stats_timer_;
+    auto tick = std::make_shared<std::function<void()>>();
+    *tick = [timer, tick, state] {
+      timer->expires_after(state->settings->stats_interval.count() > 0 ? state->settings->stats_interval
+                                                                       : std::chrono::milliseconds(3'600'000));
+      timer->async_wait([timer, tick, state](const boost::system::error_code& ec) {
+        if (ec) return;
+        Metrics& m = metrics();
+        m.set(m.ids().connections_open, {}, static_cast<double>(state->connections.size()));
+        if (state->settings->stats_interval.count() > 0) spdlog::info("stats: {}", m.summary());
+        (*tick)();
+      });
+    };
+    (*tick)();
+  }
 }
 
 int Server::run() {
@@ -357,6 +395,7 @@ int Server::run() {
     }
   }
   if (!serve_single_ && close_listeners_.empty()) throw std::runtime_error("no listener configured");
+  start_observability();
   spdlog::info("spfgate {} ready", SPFGATE_VERSION);
   io_->run();
   spdlog::info("stopped");

@@ -28,6 +28,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <memory>
@@ -79,6 +80,7 @@ class Server {
   void bind_unix(const struct ListenSpec& spec);
   void bind_tcp(const struct ListenSpec& spec);
   void adopt_systemd_sockets();
+  void start_observability();
 
   std::unique_ptr<boost::asio::io_context> io_;
   std::vector<std::string> args_;
@@ -86,6 +88,8 @@ class Server {
   std::unique_ptr<dns::Resolver> resolver_;
   std::optional<boost::asio::signal_set> signals_;
   std::vector<std::function<void()>> close_listeners_;
+  std::function<void()> close_metrics_;
+  std::shared_ptr<boost::asio::steady_timer> stats_timer_;
   std::vector<std::string> unix_paths_;  // removed at exit
   bool serve_single_ = false;            // spawn or systemd Accept=yes
   int single_fd_ = -1;                   // the connected socket of Accept=yes (-1: stdin/stdout)

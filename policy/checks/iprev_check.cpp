@@ -28,6 +28,7 @@ class IprevCheck final : public Check {
     const IprevEvidence ev = co_await ctx.evidence.iprev();
     const IpAddress client = unmap(*request.client);
     v.kind = VerdictKind::Annotate;
+    v.results.emplace_back("", std::string(to_string(ev.result)));
     const std::string comment = ev.confirmed_names.empty() ? std::string() : ev.confirmed_names.front();
     v.ar_method = spf::resinfo_iprev(to_string(ev.result), *request.client, comment);
     v.log = std::string(to_string(ev.result)) +

@@ -97,6 +97,7 @@ class SpfCheck final : public Check {
       io.reason = local_policy ? "Receiver policy for SPF " + std::string(spf::to_capitalized(io.outcome.result))
                                : spf::pypolicyd_reason(io.outcome);
       dns_queries_note(v, io);
+      v.results.emplace_back(which[i] == Identity::Helo ? "helo" : "mailfrom", std::string(spf::to_string(io.outcome.result)));
       if (ctx.trace) trace_identity(v, io, which[i], local_policy);
     }
     // HELO_reject = Null: a HELO fail only rejects the null sender.

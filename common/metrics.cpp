@@ -1,0 +1,156 @@
+#include "common/metrics.hpp"
+
+#include "common/text.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+namespace spfgate {
+
+Metrics& metrics() {
+  static Metrics instance;
+  return instance;
+}
+
+Metrics::Metrics() {
+  using T = Type;
+  ids_.requests = family("spfgate_requests_total", T::Counter, "Policy requests received.", {});
+  ids_.answers = family("spfgate_answers_total", T::Counter, "Answers sent, by action.", {"action"});
+  ids_.check_results = family("spfgate_check_results_total", T::Counter,
+                              "Results of each check, by identity where there is one (spf: helo, mailfrom).",
+                              {"check", "identity", "result"});
+  ids_.dns_queries = family("spfgate_dns_queries_total", T::Counter, "DNS queries by outcome and DNSSEC state.",
+                            {"status", "dnssec"});
+  ids_.dns_cache = family("spfgate_dns_cache_total", T::Counter, "DNS answers served by the in-process cache.",
+                          {"outcome"});
+  ids_.connections_open = family("spfgate_connections_open", T::Gauge, "Policy connections open now.", {});
+  ids_.connections = family("spfgate_connections_total", T::Counter, "Policy connections accepted.", {});
+  ids_.limit_hits = family("spfgate_limit_hits_total", T::Counter, "Requests or connections that hit a limit.",
+                           {"limit"});
+  ids_.reloads = family("spfgate_reloads_total", T::Counter, "Configuration reloads (SIGHUP).", {"result"});
+  ids_.message_cache_entries =
+      family("spfgate_message_cache_entries", T::Gauge, "Messages in the per-message cache.", {});
+  ids_.build_info = family("spfgate_build_info", T::Gauge, "Version of the running spfgate.", {"version"});
+  set(ids_.build_info, {SPFGATE_VERSION}, 1);
+  start_time_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::size_t Metrics::family(std::string name, Type type, std::string help, std::vector<std::string> labels) {
+  families_.push_back(Family{std::move(name), std::move(help), type, std::move(labels), {}});
+  return families_.size() - 1;
+}
+
+double* Metrics::slot(std::size_t id, std::initializer_list<std::string_view> values) {
+  Family& f = families_.at(id);
+  key_.clear();
+  for (std::string_view v : values) {
+    key_.append(v);
+    key_.push_back('\x1f');
+  }
+  auto it = f.series.find(key_);
+  if (it != f.series.end()) return &it->second;
+  if (values.size() != f.labels.size() || f.series.size() >= kMaxSeriesPerFamily) return nullptr;
+  return &f.series.emplace(key_, 0.0).first->second;
+}
+
+void Metrics::add(std::size_t id, std::initializer_list<std::string_view> values, double by) {
+  if (double* s = slot(id, values)) *s += by;
+}
+
+void Metrics::set(std::size_t id, std::initializer_list<std::string_view> values, double value) {
+  if (double* s = slot(id, values)) *s = value;
+}
+
+double Metrics::get(std::size_t id, std::initializer_list<std::string_view> values) const {
+  const Family& f = families_.at(id);
+  std::string key;
+  for (std::string_view v : values) {
+    key.append(v);
+    key.push_back('\x1f');
+  }
+  auto it = f.series.find(key);
+  return it == f.series.end() ? 0 : it->second;
+}
+
+void Metrics::observe_request(double seconds) {
+  ++observations_;
+  observed_sum_ += seconds;
+  for (std::size_t i = 0; i < kBuckets.size(); ++i)
+    if (seconds <= kBuckets[i]) ++buckets_[i];
+}
+
+namespace {
+
+std::string number(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", v);
+  else std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+// Prometheus label values: backslash, double quote and line feed escaped; we also sanitise.
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : sanitize(v, 200)) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Metrics::exposition() const {
+  std::string out;
+  out.reserve(4096);
+  for (const Family& f : families_) {
+    out += "# HELP " + f.name + " " + f.help + "\n# TYPE " + f.name + (f.type == Type::Counter ? " counter\n" : " gauge\n");
+    if (f.series.empty() && f.labels.empty()) out += f.name + " 0\n";
+    for (const auto& [key, value] : f.series) {
+      out += f.name;
+      if (!f.labels.empty()) {
+        out += '{';
+        std::size_t start = 0;
+        for (std::size_t i = 0; i < f.labels.size(); ++i) {
+          const std::size_t end = key.find('\x1f', start);
+          if (i) out += ',';
+          out += f.labels[i] + "=\"" + label_value(std::string_view(key).substr(start, end - start)) + "\"";
+          start = end + 1;
+        }
+        out += '}';
+      }
+      out += " " + number(value) + "\n";
+    }
+  }
+  out += "# HELP spfgate_request_duration_seconds Time from a complete request to its answer.\n"
+         "# TYPE spfgate_request_duration_seconds histogram\n";
+  for (std::size_t i = 0; i < kBuckets.size(); ++i)
+    out += "spfgate_request_duration_seconds_bucket{le=\"" + number(kBuckets[i]) + "\"} " +
+           std::to_string(buckets_[i]) + "\n";
+  out += "spfgate_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(observations_) + "\n";
+  out += "spfgate_request_duration_seconds_sum " + number(observed_sum_) + "\n";
+  out += "spfgate_request_duration_seconds_count " + std::to_string(observations_) + "\n";
+  out += "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
+         "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds " + number(start_time_) + "\n";
+  return out;
+}
+
+std::string Metrics::summary() const {
+  std::string out = "requests=" + number(get(ids_.requests, {}));
+  for (const char* action : {"dunno", "prepend", "accept", "reject", "defer", "defer_if_permit", "malformed"})
+    if (double v = get(ids_.answers, {action})) out += std::string(" ") + action + "=" + number(v);
+  double queries = 0;
+  for (const auto& [key, value] : families_[ids_.dns_queries].series) queries += value;
+  out += " dns_queries=" + number(queries);
+  if (double hits = get(ids_.dns_cache, {"hit"})) out += " dns_cache_hits=" + number(hits);
+  out += " connections_open=" + number(get(ids_.connections_open, {}));
+  double limits = 0;
+  for (const auto& [key, value] : families_[ids_.limit_hits].series) limits += value;
+  if (limits) out += " limit_hits=" + number(limits);
+  if (observations_) out += " mean_ms=" + number(std::round(observed_sum_ / observations_ * 1e5) / 100);
+  return out;
+}
+
+}  // namespace spfgate

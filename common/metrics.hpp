@@ -1,0 +1,70 @@
+// common/metrics.hpp: counters, gauges and one latency histogram, exposed in Prometheus text format.
+//
+//   auto& m = metrics();
+//   m.add(m.ids().answers, {"reject"});                    // spfgate_answers_total{action="reject"} += 1
+//   m.observe_request(0.0021);                             // spfgate_request_duration_seconds
+//   std::string body = m.exposition();                     // for GET /metrics
+//
+// One process-wide registry (the daemon runs one io_context thread; the registry is not thread-safe).
+// Families are registered once, here, with their help text and label names; a series is created the
+// first time a label combination is used. Label values are sanitised; their number per family is bounded
+// (kMaxSeriesPerFamily) so a stream of odd values cannot grow memory without end.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace spfgate {
+
+class Metrics {
+ public:
+  enum class Type { Counter, Gauge };
+  static constexpr std::size_t kMaxSeriesPerFamily = 512;
+  // Request latency buckets (seconds): from a cached answer to a DNS timeout.
+  static constexpr std::array<double, 14> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                      0.025,  0.05,    0.1,    0.25,  0.5,   1,     5};
+
+  struct Ids {
+    std::size_t requests, answers, check_results, dns_queries, dns_cache, connections_open, connections,
+        limit_hits, reloads, message_cache_entries, build_info;
+  };
+
+  Metrics();
+  const Ids& ids() const noexcept { return ids_; }
+
+  std::size_t family(std::string name, Type type, std::string help, std::vector<std::string> labels);
+  void add(std::size_t family, std::initializer_list<std::string_view> values, double by = 1);
+  void set(std::size_t family, std::initializer_list<std::string_view> values, double value);
+  double get(std::size_t family, std::initializer_list<std::string_view> values) const;
+  void observe_request(double seconds);
+
+  std::string exposition() const;
+  // "requests=12 dunno=3 prepend=8 reject=1 ...": the periodic summary log line.
+  std::string summary() const;
+
+ private:
+  struct Family {
+    std::string name, help;
+    Type type;
+    std::vector<std::string> labels;
+    std::map<std::string, double, std::less<>> series;  // key: label values joined by '\x1f'
+  };
+  double* slot(std::size_t family, std::initializer_list<std::string_view> values);
+
+  std::vector<Family> families_;
+  Ids ids_{};
+  std::array<std::uint64_t, kBuckets.size()> buckets_{};
+  std::uint64_t observations_ = 0;
+  double observed_sum_ = 0;
+  std::string key_;  // reused buffer: no allocation per increment once warm
+  double start_time_ = 0;
+};
+
+Metrics& metrics();
+
+}  // namespace spfgate

@@ -1,0 +1,74 @@
+"""The Prometheus endpoint and the periodic summary line, scraped after a known mix of requests."""
+import re
+import signal
+import unittest
+import urllib.error
+import urllib.request
+
+from spfgate_harness import Daemon, free_port, request
+
+
+def scrape(port, path="/metrics"):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode()
+
+
+def value(text, series):
+    """The value of one exact series line, e.g. 'spfgate_answers_total{action="reject"}'."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split(" ")[1])
+    return None
+
+
+class Metrics(unittest.TestCase):
+    def test_series_after_a_known_mix_of_requests(self):
+        port = free_port()
+        with Daemon("--metrics", "tcp:127.0.0.1:%d" % port, "--stats-interval=300ms",
+                    config="skip_addresses = 127.0.0.1/32\niprev-header = yes\n") as d:
+            c = d.client()
+            pass_ = c.ask(request(client_address="127.0.0.10", helo_name="nohelo.example.test", sender="a@example.test"))
+            fail = c.ask(request(client_address="127.0.0.11", helo_name="nohelo.example.test", sender="a@example.test"))
+            skip = c.ask(request(client_address="127.0.0.1", helo_name="x.example.test", sender="a@example.test"))
+            malformed = c.ask("this is not an attribute\n\n")
+            self.assertTrue(pass_.startswith("prepend Received-SPF: Pass"))
+            self.assertTrue(fail.startswith("550 5.7.23"))
+            self.assertTrue(skip.startswith("prepend X-Comment"))
+            self.assertEqual(malformed, "DUNNO")
+            d.write_config("skip_addresses = 127.0.0.1/32\n")
+            d.signal(signal.SIGHUP)
+            d.wait_for_log("configuration reloaded")
+
+            status, ctype, text = scrape(port)
+            self.assertEqual(status, 200)
+            self.assertEqual(ctype, "text/plain; version=0.0.4; charset=utf-8")
+            self.assertEqual(value(text, "spfgate_requests_total"), 4)
+            self.assertEqual(value(text, 'spfgate_answers_total{action="prepend"}'), 2)
+            self.assertEqual(value(text, 'spfgate_answers_total{action="reject"}'), 1)
+            self.assertEqual(value(text, 'spfgate_answers_total{action="malformed"}'), 1)
+            self.assertEqual(value(text, 'spfgate_check_results_total{check="spf",identity="mailfrom",result="pass"}'), 1)
+            self.assertEqual(value(text, 'spfgate_check_results_total{check="spf",identity="mailfrom",result="fail"}'), 1)
+            self.assertEqual(value(text, 'spfgate_check_results_total{check="iprev",identity="",result="pass"}'), 1)
+            self.assertEqual(value(text, 'spfgate_check_results_total{check="skip_addresses",identity="",result="bypass"}'), 1)
+            self.assertEqual(value(text, 'spfgate_limit_hits_total{limit="syntax"}'), 1)
+            self.assertEqual(value(text, 'spfgate_reloads_total{result="ok"}'), 1)
+            self.assertEqual(value(text, "spfgate_connections_open"), 1)
+            self.assertEqual(value(text, "spfgate_connections_total"), 1)
+            self.assertGreaterEqual(value(text, 'spfgate_dns_queries_total{status="ok",dnssec="secure"}'), 4)
+            self.assertEqual(value(text, "spfgate_request_duration_seconds_count"), 3)
+            self.assertEqual(value(text, 'spfgate_request_duration_seconds_bucket{le="+Inf"}'), 3)
+            self.assertEqual(value(text, 'spfgate_build_info{version="0.1.0"}'), 1)
+            # Every sample line is well formed: name{labels} number.
+            for line in text.splitlines():
+                if not line.startswith("#"):
+                    self.assertRegex(line, r'^[a-z_]+(\{[a-z_]+="[^"\n]*"(,[a-z_]+="[^"\n]*")*\})? [-+0-9.eInf]+$')
+
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                scrape(port, "/nope")
+            self.assertEqual(e.exception.code, 404)
+            d.wait_for_log(r"stats: requests=4 dunno=\d+|stats: requests=4 prepend=2")
+            self.assertEqual(d.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
