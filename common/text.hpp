@@ -34,6 +34,10 @@ bool is_clean(std::string_view text) noexcept;
 // otherwise as an RFC 5322 quoted-string with '"' and '\\' escaped. Sanitises first; empty stays empty.
 std::string header_value(std::string_view value, std::size_t max_bytes = 256);
 
+// Postfix's valid_hostname(): labels of letters, digits, '-' and '_', none empty, none over 63 octets,
+// no label starting or ending with '-', at most 255 octets, and not all-numeric (not an IPv4 address).
+bool valid_hostname(std::string_view name) noexcept;
+
 // ASCII lower-casing (DNS names, keywords); other bytes are left alone.
 std::string ascii_lower(std::string_view text);
 bool iequals(std::string_view a, std::string_view b) noexcept;

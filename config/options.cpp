@@ -2,6 +2,7 @@
 
 #include "common/text.hpp"
 #include "config/error.hpp"
+#include "config/lines.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -486,24 +487,15 @@ struct FileOption {
 
 // Reads "Name = Value" lines, pypolicyd-spf style. Returns the options in file order.
 std::vector<FileOption> read_config_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path, 0, {}, std::string("cannot read the configuration file: ") + std::strerror(errno));
   std::vector<FileOption> out;
-  std::string raw;
-  int line = 0;
-  while (std::getline(in, raw)) {
-    ++line;
-    if (raw.find('\0') != std::string::npos) throw Error(path, line, {}, "NUL byte in line");
-    std::string_view text = raw;
-    if (auto hash = text.find('#'); hash != std::string_view::npos) text = text.substr(0, hash);
-    text = trim(text);
-    if (text.empty()) continue;
+  for (const ConfigLine& l : read_config_lines(path, "configuration file")) {
+    const std::string_view text = l.text;
     const auto eq = text.find('=');
     if (eq == std::string_view::npos)
-      throw Error(path, line, {}, "expected \"Name = Value\", found \"" + loggable(text) + "\"");
+      throw Error(path, l.number, {}, "expected \"Name = Value\", found \"" + loggable(text) + "\"");
     const std::string name(trim(text.substr(0, eq)));
-    if (name.empty()) throw Error(path, line, {}, "missing option name before '='");
-    out.push_back({name, std::string(trim(text.substr(eq + 1))), line});
+    if (name.empty()) throw Error(path, l.number, {}, "missing option name before '='");
+    out.push_back({name, std::string(trim(text.substr(eq + 1))), l.number});
   }
   return out;
 }

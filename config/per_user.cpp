@@ -2,6 +2,7 @@
 
 #include "common/text.hpp"
 #include "config/error.hpp"
+#include "config/lines.hpp"
 #include "config/options.hpp"
 
 #include <algorithm>
@@ -32,17 +33,10 @@ std::string per_user_path(const std::string& option) {
 }
 
 PerUserTable PerUserTable::load(const std::string& path, const Settings& base) {
-  std::ifstream in(path);
-  if (!in) throw Error(path, 0, "Per_User", std::string("cannot read the per-user file: ") + std::strerror(errno));
   PerUserTable table;
-  std::string raw;
-  int line = 0;
-  while (std::getline(in, raw)) {
-    ++line;
-    std::string_view text = raw;
-    if (auto hash = text.find('#'); hash != std::string_view::npos) text = text.substr(0, hash);
-    text = trim(text);
-    if (text.empty()) continue;
+  for (const ConfigLine& l : read_config_lines(path, "per-user file")) {
+    const std::string_view text = l.text;
+    const int line = l.number;
     const auto comma = text.find(',');
     if (comma == std::string_view::npos)
       throw Error(path, line, {}, "expected <recipient>,<Name>=<Value>|..., found \"" + loggable(text) + "\"");

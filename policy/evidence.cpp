@@ -1,6 +1,7 @@
 #include "policy/evidence.hpp"
 
 #include "common/async.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 
@@ -19,29 +20,6 @@ std::string_view to_string(IprevResult result) noexcept {
 }
 
 namespace {
-
-// Postfix's valid_hostname(): what a PTR name must look like before we trust it as a host name.
-bool plausible_host_name(std::string_view name) {
-  if (name.empty() || name.size() > 253) return false;
-  bool all_numeric = true;
-  std::size_t label = 0;
-  char prev = '.';
-  for (char c : name) {
-    if (c == '.') {
-      if (label == 0 || prev == '-') return false;
-      label = 0;
-    } else {
-      const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-      const bool digit = c >= '0' && c <= '9';
-      if (!alpha && !digit && c != '-') return false;
-      if (c == '-' && label == 0) return false;
-      if (!digit) all_numeric = false;
-      if (++label > 63) return false;
-    }
-    prev = c;
-  }
-  return label > 0 && prev != '-' && !all_numeric;
-}
 
 asio::awaitable<dns::DnsAnswer> forward(dns::Resolver& resolver, std::string name, dns::RrType type,
                                         dns::Deadline deadline) {
@@ -63,7 +41,8 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
   }
   for (const auto& n : ptr.names) {
     if (ev.ptr_names.size() >= max_names) break;
-    if (plausible_host_name(n) && std::find(ev.ptr_names.begin(), ev.ptr_names.end(), n) == ev.ptr_names.end())
+    if (valid_hostname(n) &&  // Postfix refuses other PTR names too
+         std::find(ev.ptr_names.begin(), ev.ptr_names.end(), n) == ev.ptr_names.end())
       ev.ptr_names.push_back(n);
   }
   if (ev.ptr_names.empty()) {

@@ -151,8 +151,13 @@ void Server::bind_unix(const ListenSpec& spec) {
       throw std::runtime_error("cannot chown " + spec.path + ": " + errno_text());
   }
   spdlog::info("listening on unix:{}", spec.path);
-  asio::co_spawn(*io_, accept_loop<asio::local::stream_protocol::acceptor, asio::local::stream_protocol::socket>(
-                           state_, *acceptor, "unix:" + spec.path),
+  serve_acceptor(acceptor, "unix:" + spec.path);
+}
+
+template <class Acceptor>
+void Server::serve_acceptor(std::shared_ptr<Acceptor> acceptor, std::string name) {
+  using Socket = typename Acceptor::protocol_type::socket;
+  asio::co_spawn(*io_, accept_loop<Acceptor, Socket>(state_, *acceptor, std::move(name)),
                  [acceptor](std::exception_ptr) {});
   close_listeners_.push_back([acceptor] {
     boost::system::error_code ignore;
@@ -172,12 +177,7 @@ void Server::bind_tcp(const ListenSpec& spec) {
   if (ec) throw std::runtime_error("cannot listen on " + spec.text + ": " + ec.message());
   const std::string name = "tcp:" + spec.host + ":" + std::to_string(acceptor->local_endpoint().port());
   spdlog::info("listening on {}", name);
-  asio::co_spawn(*io_, accept_loop<asio::ip::tcp::acceptor, asio::ip::tcp::socket>(state_, *acceptor, name),
-                 [acceptor](std::exception_ptr) {});
-  close_listeners_.push_back([acceptor] {
-    boost::system::error_code ignore;
-    acceptor->close(ignore);
-  });
+  serve_acceptor(acceptor, name);
 }
 
 void Server::adopt_systemd_sockets() {
@@ -199,26 +199,13 @@ void Server::adopt_systemd_sockets() {
     }
     if (ss.ss_family == AF_UNIX) {
       auto acceptor = std::make_shared<asio::local::stream_protocol::acceptor>(*io_, asio::local::stream_protocol(), fd);
-      const std::string name = "systemd:unix#" + std::to_string(fd);
       spdlog::info("listening on a socket from systemd (fd {}, unix)", fd);
-      asio::co_spawn(*io_, accept_loop<asio::local::stream_protocol::acceptor, asio::local::stream_protocol::socket>(
-                               state_, *acceptor, name),
-                     [acceptor](std::exception_ptr) {});
-      close_listeners_.push_back([acceptor] {
-        boost::system::error_code ignore;
-        acceptor->close(ignore);
-      });
+      serve_acceptor(acceptor, "systemd:unix#" + std::to_string(fd));
     } else if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
       auto acceptor = std::make_shared<asio::ip::tcp::acceptor>(
           *io_, ss.ss_family == AF_INET ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), fd);
-      const std::string name = "systemd:tcp#" + std::to_string(fd);
       spdlog::info("listening on a socket from systemd (fd {}, tcp)", fd);
-      asio::co_spawn(*io_, accept_loop<asio::ip::tcp::acceptor, asio::ip::tcp::socket>(state_, *acceptor, name),
-                     [acceptor](std::exception_ptr) {});
-      close_listeners_.push_back([acceptor] {
-        boost::system::error_code ignore;
-        acceptor->close(ignore);
-      });
+      serve_acceptor(acceptor, "systemd:tcp#" + std::to_string(fd));
     } else {
       throw std::runtime_error("systemd socket fd " + std::to_string(fd) + " is neither unix nor tcp");
     }

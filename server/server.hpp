@@ -80,6 +80,9 @@ class Server {
   void bind_unix(const struct ListenSpec& spec);
   void bind_tcp(const struct ListenSpec& spec);
   void adopt_systemd_sockets();
+  // Accepts connections on `acceptor` until shutdown closes it.
+  template <class Acceptor>
+  void serve_acceptor(std::shared_ptr<Acceptor> acceptor, std::string name);
   void start_observability();
 
   std::unique_ptr<boost::asio::io_context> io_;

@@ -13,26 +13,6 @@ namespace spfgate::policy {
 namespace asio = boost::asio;
 using config::CheckMode;
 
-bool valid_hostname(std::string_view name) noexcept {
-  if (name.empty() || name.size() > 255) return false;
-  bool all_numeric = true;
-  std::size_t label = 0;
-  char prev = '.';
-  for (char c : name) {
-    if (c == '.') {
-      if (label == 0 || prev == '-') return false;
-      label = 0;
-    } else {
-      const bool digit = c >= '0' && c <= '9';
-      const bool ok = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
-      if (!ok || (c == '-' && label == 0) || ++label > 63) return false;
-      if (!digit) all_numeric = false;
-    }
-    prev = c;
-  }
-  return label > 0 && prev != '-' && !all_numeric;
-}
-
 std::optional<IpAddress> address_literal(std::string_view helo) {
   if (helo.size() < 3 || helo.front() != '[' || helo.back() != ']') return std::nullopt;
   std::string_view inner = helo.substr(1, helo.size() - 2);

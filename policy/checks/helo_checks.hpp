@@ -27,9 +27,6 @@ namespace spfgate::policy {
 // Throws config::Error when a helo-access table cannot be loaded.
 std::vector<std::unique_ptr<Check>> make_helo_checks(std::shared_ptr<const config::Settings> settings);
 
-// Postfix's valid_hostname(): labels of letters, digits, '-' and '_', no label over 63, not all-numeric.
-bool valid_hostname(std::string_view name) noexcept;
-
 // "[192.0.2.1]" or "[IPv6:2001:db8::1]" → the address; nullopt for anything else.
 std::optional<IpAddress> address_literal(std::string_view helo);
 

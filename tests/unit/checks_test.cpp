@@ -1,6 +1,7 @@
 // HELO checks, helo_access, iprev and how their verdicts combine with SPF — through the Engine, on
 // in-memory DNS. (The same checks against the real test nsd are in tests/integration/test_checks.py.)
 #include "config/options.hpp"
+#include "common/text.hpp"
 #include "policy/checks/helo_checks.hpp"
 #include "policy/dns/memory_resolver.hpp"
 #include "policy/engine.hpp"
