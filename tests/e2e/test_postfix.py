@@ -390,18 +390,21 @@ class Troubleshooting(unittest.TestCase):
             r"550 5\.7\.23 <a@sink\.test>: Recipient address rejected: Message rejected due to: SPF fail - not "
             r"authorized\.; from=<bob@example\.test> to=<a@sink\.test> proto=ESMTP helo=<host\.insecure\.test>")
 
-    def test_a_header_is_logged_with_the_queue_id(self):
+    def test_first_recipient_is_logged_without_queue_id_later_ones_with_it(self):
+        # Postfix sends queue_id= empty with the first RCPT of a transaction (the queue file does not exist
+        # yet), so that decision line has no prefix; a later recipient's has the id Postfix logs too.
         marker = "log-%d" % time.monotonic_ns()
-        s = swaks(RIG.inet_port, "127.0.0.13", "host.insecure.test", "carol@insecure.test", ["a@sink.test"],
-                  marker)
+        s = swaks(RIG.inet_port, "127.0.0.12", "mailsrv02.foo.local", "carol@example.test", SINK[:2], marker)
+        self.assertEqual(s.rcpt, {r: "250 2.1.5 Ok" for r in SINK[:2]}, s.transcript)
+        queue_id = re.search(r"with ESMTP id (\w+)", RIG.pf.deliveries(marker, 2)[0]["Received"]).group(1)
+        RIG.daemons["inet"].wait_for_log(r"info: %s: \S+ PERMIT\n" % queue_id)
+        RIG.pf.wait_for_maillog(r"%s: client=unknown\[127\.0\.0\.12\]" % queue_id)
+        marker = "log-%d" % time.monotonic_ns()
+        s = swaks(RIG.inet_port, "127.0.0.13", "host.insecure.test", "carol@insecure.test", ["a@sink.test"], marker)
         self.assertEqual(s.rcpt["a@sink.test"], "250 2.1.5 Ok", s.transcript)
-        (m,) = RIG.pf.deliveries(marker, 1)
-        queue_id = re.search(r"with ESMTP id (\w+)", m["Received"]).group(1)
-        RIG.daemons["inet"].wait_for_log(r"prepend Received-SPF: Pass \(mailfrom\) identity=mailfrom; "
+        RIG.daemons["inet"].wait_for_log(r"info: prepend Received-SPF: Pass \(mailfrom\) identity=mailfrom; "
                                          r"client-ip=127\.0\.0\.13; helo=host\.insecure\.test; "
                                          r"envelope-from=carol@insecure\.test")
-        # The first RCPT of a transaction has no queue id yet (Postfix sends queue_id= empty).
-        RIG.pf.wait_for_maillog(r"%s: client=host\.insecure\.test\[127\.0\.0\.13\]" % queue_id)
 
 
 if __name__ == "__main__":
