@@ -1,4 +1,4 @@
-"""`cmake --install` into a staging prefix: the documented layout (README "Installing"), man pages that
+"""`cmake --install` into a staging directory (DESTDIR): the documented layout (README "Installing"), man pages that
 render without warnings, systemd units that systemd-analyze accepts, Postfix snippets that postconf
 parses, and the installed binary with the installed configuration answering on a socket passed the way
 spfgate.socket passes it, as an unprivileged user without capabilities.
@@ -20,11 +20,12 @@ CMAKE = os.environ.get("CMAKE_COMMAND", "cmake")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from spfgate_harness import read_reply, request  # noqa: E402
 
+# Under the configured prefix; the configuration goes to CMAKE_INSTALL_FULL_SYSCONFDIR (/etc for the prefix
+# /usr), which the service unit names: CONFIG below.
 LAYOUT = {
     "sbin/spfgate": 0o755,
     "lib/systemd/system/spfgate.service": 0o644,
     "lib/systemd/system/spfgate.socket": 0o644,
-    "etc/spfgate/spfgate.conf": 0o644,
     "share/doc/spfgate/README.md": 0o644,
     "share/doc/spfgate/postfix/main.cf": 0o644,
     "share/doc/spfgate/postfix/master.cf": 0o644,
@@ -58,9 +59,9 @@ def unit_settings(path):
     return out
 
 
-def install(prefix):
-    return subprocess.run([CMAKE, "--install", BUILD, "--prefix", prefix], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=120)
+def install(destdir):
+    return subprocess.run([CMAKE, "--install", BUILD], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=120, env=dict(os.environ, DESTDIR=destdir))
 
 
 class Installed(unittest.TestCase):
@@ -68,27 +69,41 @@ class Installed(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="spfgate-install-")
         os.chmod(cls.tmp, 0o755)  # the unprivileged run below reads the installed configuration
-        cls.prefix = os.path.join(cls.tmp, "stage")
-        r = install(cls.prefix)
+        cls.destdir = os.path.join(cls.tmp, "stage")
+        r = install(cls.destdir)
         if r.returncode != 0:
             raise AssertionError("cmake --install failed:\n" + r.stdout)
         cls.install_log = r.stdout
+        cls.configured_prefix = cache_value("CMAKE_INSTALL_PREFIX")
+        cls.prefix = cls.destdir + cls.configured_prefix
+        unit = os.path.join(cls.prefix, "lib/systemd/system/spfgate.service")
+        service = dict((k, v) for _, k, v in unit_settings(unit))
+        cls.exec_start = service["ExecStart"].split()
+        cls.config = cls.exec_start[2]  # the full path the unit reads the configuration from
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def path(self, rel):
-        return os.path.join(self.prefix, rel)
+        """A staged file: `rel` under the configured prefix, or an absolute installed path."""
+        return self.destdir + rel if rel.startswith("/") else os.path.join(self.prefix, rel)
 
     # --- layout -------------------------------------------------------------------------------------------
 
     def test_documented_layout(self):
-        found = sorted(os.path.relpath(os.path.join(d, f), self.prefix)
-                       for d, _, files in os.walk(self.prefix) for f in files)
-        self.assertEqual(found, sorted(LAYOUT), self.install_log)
-        for rel, mode in LAYOUT.items():
+        expected = dict(LAYOUT)
+        expected[self.config] = 0o644
+        found = sorted(os.path.join(d, f)[len(self.destdir):] for d, _, files in os.walk(self.destdir) for f in files)
+        self.assertEqual(found, sorted(p if p.startswith("/") else os.path.join(self.configured_prefix, p)
+                                       for p in expected), self.install_log)
+        for rel, mode in expected.items():
             self.assertEqual(os.stat(self.path(rel)).st_mode & 0o777, mode, rel)
+        # The configuration where GNUInstallDirs puts it: /etc for /usr, <prefix>/etc for /usr/local.
+        if self.configured_prefix == "/usr":
+            self.assertEqual(self.config, "/etc/spfgate/spfgate.conf")
+        elif self.configured_prefix.startswith("/usr/local"):
+            self.assertEqual(self.config, self.configured_prefix + "/etc/spfgate/spfgate.conf")
 
     def test_installed_binary_runs(self):
         r = subprocess.run([self.path("sbin/spfgate"), "--version"], stdout=subprocess.PIPE, text=True, timeout=30)
@@ -96,20 +111,20 @@ class Installed(unittest.TestCase):
         self.assertRegex(r.stdout, r"^spfgate \d+\.\d+\.\d+\n$")
 
     def test_installed_config_is_the_example_and_loads(self):
-        with open(self.path("etc/spfgate/spfgate.conf")) as a, \
+        with open(self.path(self.config)) as a, \
                 open(self.path("share/doc/spfgate/examples/spfgate.conf")) as b:
             self.assertEqual(a.read(), b.read())
         r = subprocess.run([self.path("sbin/spfgate"), "--log=stderr", "--check-config",
-                            self.path("etc/spfgate/spfgate.conf")], stderr=subprocess.PIPE, text=True, timeout=30)
+                            self.path(self.config)], stderr=subprocess.PIPE, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_reinstall_keeps_an_edited_config(self):
-        prefix = os.path.join(self.tmp, "again")
-        self.assertEqual(install(prefix).returncode, 0)
-        conf = os.path.join(prefix, "etc/spfgate/spfgate.conf")
+        destdir = os.path.join(self.tmp, "again")
+        self.assertEqual(install(destdir).returncode, 0)
+        conf = destdir + self.config
         with open(conf, "a") as f:
             f.write("TempError_Defer = True\n")
-        r = install(prefix)
+        r = install(destdir)
         self.assertEqual(r.returncode, 0, r.stdout)
         self.assertIn("Keeping: " + conf, r.stdout)
         with open(conf) as f:
@@ -152,11 +167,11 @@ class Installed(unittest.TestCase):
         s = unit_settings(self.path("lib/systemd/system/spfgate.service"))
         service = {k: v for sec, k, v in s if sec == "Service"}
         # The binary and the configuration by the full paths this build installs them to.
-        prefix = cache_value("CMAKE_INSTALL_PREFIX")
         argv = service["ExecStart"].split()
-        self.assertEqual(os.path.relpath(argv[0], prefix), "sbin/spfgate")
+        self.assertEqual(argv[0], os.path.join(self.configured_prefix, "sbin/spfgate"))
         self.assertEqual(argv[1], "--log=journald")
-        self.assertTrue(argv[2].endswith("/spfgate/spfgate.conf"), argv)
+        self.assertTrue(argv[2].startswith("/") and argv[2].endswith("/spfgate/spfgate.conf"), argv)
+        self.assertTrue(os.path.isfile(self.path(argv[2])), argv)
         self.assertEqual(len(argv), 3)
         self.assertIn(("Unit", "Requires", "spfgate.socket"), s)
         expected = {"DynamicUser": "yes", "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
@@ -172,18 +187,14 @@ class Installed(unittest.TestCase):
         analyze = shutil.which("systemd-analyze")
         if not analyze:
             self.skipTest("systemd-analyze is not installed")
-        # The units name the configured prefix; point them at the staged files for the check.
-        prefix = cache_value("CMAKE_INSTALL_PREFIX")
+        # The units name the installed paths; point them at the staged files for the check.
         units = os.path.join(self.tmp, "units")
         os.makedirs(units, exist_ok=True)
         for name in ("spfgate.service", "spfgate.socket"):
             with open(self.path("lib/systemd/system/" + name)) as f:
                 text = f.read()
-            service = unit_settings(self.path("lib/systemd/system/spfgate.service"))
-            exec_start = dict((k, v) for _, k, v in service)["ExecStart"].split()
-            text = text.replace(exec_start[0], self.path("sbin/spfgate"))
-            text = text.replace(exec_start[2], self.path("etc/spfgate/spfgate.conf"))
-            self.assertNotIn(prefix + "/sbin", text)
+            text = text.replace(self.exec_start[0], self.path(self.exec_start[0]))
+            text = text.replace(self.exec_start[2], self.path(self.exec_start[2]))
             with open(os.path.join(units, name), "w") as f:
                 f.write(text)
         r = subprocess.run([analyze, "verify", "--man=no", os.path.join(units, "spfgate.socket"),
@@ -236,7 +247,7 @@ class Installed(unittest.TestCase):
                   '--regid=nogroup --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all '
                   '"$2" --log=stderr "$3"')
         proc = subprocess.Popen(["unshare", "--net", "--", "sh", "-c", script, "sh", sock, self.path("sbin/spfgate"),
-                                 self.path("etc/spfgate/spfgate.conf")], stdin=subprocess.DEVNULL,
+                                 self.path(self.config)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=log)
         try:
             deadline = time.monotonic() + 15
