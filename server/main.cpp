@@ -2,6 +2,7 @@
 // codes. Exit status: 0 normal stop, 1 configuration error, 2 start-up failure (cannot bind, bad user...).
 #include "config/error.hpp"
 #include "config/options.hpp"
+#include "policy/engine.hpp"
 #include "server/cli.hpp"
 #include "server/logging.hpp"
 #include "server/resolver_factory.hpp"
@@ -57,6 +58,13 @@ int main(int argc, char** argv) {
   }
   if (loaded.check_config) {
     for (const auto& n : loaded.notices) spdlog::warn("{}", n);
+    try {
+      // Load what start-up loads (helo_access tables, the Per_User file), not just the options.
+      spfgate::policy::Engine::build(std::make_shared<const spfgate::config::Settings>(loaded.settings));
+    } catch (const std::exception& e) {
+      spdlog::critical("configuration error: {}", e.what());
+      return 1;
+    }
     spdlog::info("configuration is valid");
     return 0;
   }
