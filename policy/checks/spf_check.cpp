@@ -197,8 +197,9 @@ class SpfCheck final : public Check {
     const config::Settings& s = *s_;
     std::string url;
     if (!s.why_url.empty())
-      url = s.why_url + "?s=" + std::string(spf::to_string(identity)) + ";id=" + id + ";ip=" + fields.client_ip +
-            ";r=" + fields.receiver;
+      // pypolicyd-spf's scopes: "helo" and "mfrom" (not the identity's name "mailfrom").
+      url = s.why_url + "?s=" + (identity == Identity::Helo ? "helo" : "mfrom") + ";id=" + id +
+            ";ip=" + fields.client_ip + ";r=" + fields.receiver;
     std::string tmpl = s.reason_message;
     if (tmpl.empty())
       tmpl = url.empty() ? "Message {rejectdefer} due to: {spf}." : "Message {rejectdefer} due to: {spf}. Please see {url}";
