@@ -212,6 +212,19 @@ TEST_F(PypolicydZone, Rfc7208Layout) {
             "helo=permerror.example.org; identity=helo; problem=\"Unknown mechanism found: foo:bar\"");
 }
 
+TEST(SpfHeader, HiddenReceiverStaysBare) {
+  // Hide_Receiver: pypolicyd-spf writes receiver=<UNKNOWN>, and "<", ">" cannot end a value or start a key.
+  Outcome o;
+  o.result = Result::Pass;
+  HeaderInputs in{*parse_ip("192.0.2.10"), "helo-none.example.org", "user@pass.example.org", "<UNKNOWN>"};
+  EXPECT_EQ(received_spf_pypolicyd(o, Identity::MailFrom, in).line(),
+            "Received-SPF: Pass (mailfrom) identity=mailfrom; client-ip=192.0.2.10; helo=helo-none.example.org; "
+            "envelope-from=user@pass.example.org; receiver=<UNKNOWN> ");
+  EXPECT_EQ(received_spf_pypolicyd(Result::Pass, Identity::Helo, "sender SPF authorized", in).line(),
+            "Received-SPF: Pass (sender SPF authorized) identity=helo; client-ip=192.0.2.10; "
+            "helo=helo-none.example.org; envelope-from=user@pass.example.org; receiver=<UNKNOWN> ");
+}
+
 TEST(SpfHeader, HostileSendersAreQuotedNotInjected) {
   Outcome o;
   o.result = Result::Pass;
