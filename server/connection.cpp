@@ -167,8 +167,9 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       co_return format_reply(settings.malformed_reply);
     }
     if (raw.attributes.empty()) {
-      spdlog::debug("{}: empty request; answering DUNNO", peer_);
-      co_return format_reply("DUNNO");
+      // pypolicyd-spf answers a blank line with "action=dunno" (lower case, like its other answers).
+      spdlog::debug("{}: empty request; answering dunno", peer_);
+      co_return format_reply("dunno");
     }
     auto request = std::make_shared<policy::PolicyRequest>(policy::PolicyRequest::from(std::move(raw.attributes)));
     if (!request->request.empty() && request->request != "smtpd_access_policy") {
