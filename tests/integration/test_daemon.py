@@ -85,6 +85,14 @@ class RequestsAndConnections(unittest.TestCase):
             self.assertEqual(errors, [])
             self.assertEqual(d.stop(), 0)
 
+    def test_empty_request_gets_the_mock_answer_too(self):
+        # pypolicyd-spf answers every request, a blank line included, with the Mock text.
+        with Daemon("--Mock=True") as d:
+            c = d.client()
+            self.assertEqual(c.ask("\n"), "dunno mock header field that should be ignored")
+            self.assertEqual(c.ask(request()), "dunno mock header field that should be ignored")
+            self.assertEqual(d.stop(), 0)
+
     def test_missing_attributes_are_answered_not_crashed_on(self):
         with Daemon() as d:
             c = d.client()
