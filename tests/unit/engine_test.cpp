@@ -89,6 +89,18 @@ TEST(EngineBypass, HeaderTypeNoneAnswersDunnoAndLogs) {
   Answer a = rig.ask(request("127.0.0.1", "e.1"));
   EXPECT_EQ(a.action, "dunno");
   EXPECT_EQ(a.log_line.rfind("Header field not prepended: X-Comment: SPF check N/A", 0), 0u);
+  // The message has had its (withheld) header: later recipients get a silent dunno, as in pypolicyd-spf,
+  // and are not checked again.
+  Answer b = rig.ask(request("127.0.0.1", "e.1", "rcpt2@example.net"));
+  EXPECT_EQ(b.action, "dunno");
+  EXPECT_TRUE(b.from_cache);
+  EXPECT_TRUE(b.log_line.empty()) << b.log_line;
+  // Outside a mail transaction nothing is remembered: the header goes out at RCPT.
+  Rig rig2({});
+  auto connect = request("127.0.0.1", "e.2");
+  connect[1].second = "CONNECT";
+  EXPECT_EQ(rig2.ask(connect).action, "dunno");
+  EXPECT_EQ(rig2.ask(request("127.0.0.1", "e.2")).action.rfind("prepend X-Comment: ", 0), 0u);
 }
 
 TEST(EngineBypass, QueueIdPrefixesTheLogLine) {
