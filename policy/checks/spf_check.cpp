@@ -94,8 +94,11 @@ class SpfCheck final : public Check {
       const bool local_policy = listed(s.reject_not_pass_domains, domain);
       if (local_policy) io.policy = RejectPolicy::SpfNotPass;
       io.act = action_for(io.policy, io.outcome.result, s);
-      io.reason = local_policy ? "Receiver policy for SPF " + std::string(spf::to_capitalized(io.outcome.result))
-                               : spf::pypolicyd_reason(io.outcome);
+      // pypolicyd-spf: "Receiver policy for SPF <Result>" for a listed domain, but "no SPF record" for None
+      // whatever the list says (None is never rejected).
+      io.reason = local_policy && io.outcome.result != Result::None
+                      ? "Receiver policy for SPF " + std::string(spf::to_capitalized(io.outcome.result))
+                      : spf::pypolicyd_reason(io.outcome);
       dns_queries_note(v, io);
     }
     // HELO_reject = Null: a HELO fail only rejects the null sender.

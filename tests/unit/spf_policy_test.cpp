@@ -52,3 +52,16 @@ TEST(SpfPolicy, WhyUrlSaysMfromAndHelo) {
             "550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see "
             "http://www.openspf.net/Why?s=helo;id=mail.example.org;ip=203.0.113.50;r=example.net");
 }
+
+// Reject_Not_Pass_Domains: "Receiver policy for SPF <Result>", except for None, which keeps "no SPF record".
+TEST(SpfPolicy, RejectNotPassDomainsReasonButNotForNone) {
+  Rig rig({"--Reject_Not_Pass_Domains=mail.example.org,helo-none.example.org", "--Header_Type=AR",
+           "--Authserv_Id=mx.example.net"});
+  EXPECT_EQ(rig.ask("192.0.2.10", "mail.example.org", "").action,
+            "prepend Authentication-Results: mx.example.net; spf=pass (Receiver policy for SPF Pass) "
+            "smtp.helo=mail.example.org (client-ip=192.0.2.10; helo=mail.example.org; envelope-from=<>; "
+            "receiver=example.net)");
+  EXPECT_EQ(rig.ask("192.0.2.10", "helo-none.example.org", "").action,
+            "prepend Authentication-Results: mx.example.net; spf=none (no SPF record) smtp.helo=helo-none.example.org "
+            "(client-ip=192.0.2.10; helo=helo-none.example.org; envelope-from=<>; receiver=example.net)");
+}
