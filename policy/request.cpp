@@ -18,8 +18,10 @@ PolicyRequest PolicyRequest::from(std::vector<Attribute> attributes) {
     else if (name == "helo_name") {
       r.has_helo = true;
       r.helo = ascii_lower(value);
-    } else if (name == "sender") r.sender = ascii_lower(value);
-    else if (name == "recipient") r.recipient = ascii_lower(value);
+    } else if (name == "sender") {
+      r.has_sender = true;
+      r.sender = ascii_lower(value);
+    } else if (name == "recipient") r.recipient = ascii_lower(value);
     else if (name == "instance") r.instance = ascii_lower(value);
     else if (name == "sasl_username") r.sasl_username = value;
   }

@@ -103,6 +103,20 @@ TEST(EngineBypass, HeaderTypeNoneAnswersDunnoAndLogs) {
   EXPECT_EQ(rig2.ask(request("127.0.0.1", "e.2")).action.rfind("prepend X-Comment: ", 0), 0u);
 }
 
+TEST(EngineBypass, MissingAttributesShowAsUnknownInTheComment) {
+  // pypolicyd-spf writes data.get('helo_name', '<UNKNOWN>'): an absent attribute is "<UNKNOWN>", an empty
+  // one stays empty.
+  Rig rig({});
+  Answer a = rig.ask({{"client_address", "127.0.0.1"}, {"recipient", "rcpt@example.net"}, {"instance", "u.1"}});
+  EXPECT_EQ(a.action,
+            "prepend X-Comment: SPF check N/A for local connections - client-ip=127.0.0.1; helo=<UNKNOWN>; "
+            "envelope-from=<UNKNOWN>; receiver=example.net ");
+  Answer b = rig.ask({{"client_address", "127.0.0.1"}, {"helo_name", ""}, {"sender", ""}, {"instance", "u.2"}});
+  EXPECT_EQ(b.action,
+            "prepend X-Comment: SPF check N/A for local connections - client-ip=127.0.0.1; helo=; envelope-from=; "
+            "receiver=none ");
+}
+
 TEST(EngineBypass, QueueIdPrefixesTheLogLine) {
   Rig rig({});
   auto attrs = request("127.0.0.1", "f.1");
