@@ -34,6 +34,10 @@ bool is_clean(std::string_view text) noexcept;
 // otherwise as an RFC 5322 quoted-string with '"' and '\\' escaped. Sanitises first; empty stays empty.
 std::string header_value(std::string_view value, std::size_t max_bytes = 256);
 
+// Decodes text as UTF-8 the way Python's bytes.decode("utf-8", errors="replace") does (pypolicyd-spf reads
+// requests so): each maximal ill-formed subsequence becomes one U+FFFD; valid UTF-8 and controls are kept.
+std::string utf8_replacing_invalid(std::string_view text);
+
 // ASCII lower-casing (DNS names, keywords); other bytes are left alone.
 std::string ascii_lower(std::string_view text);
 bool iequals(std::string_view a, std::string_view b) noexcept;

@@ -65,3 +65,11 @@ TEST(SpfPolicy, RejectNotPassDomainsReasonButNotForNone) {
             "prepend Authentication-Results: mx.example.net; spf=none (no SPF record) smtp.helo=helo-none.example.org "
             "(client-ip=192.0.2.10; helo=helo-none.example.org; envelope-from=<>; receiver=example.net)");
 }
+
+// Request values are decoded as pypolicyd-spf decodes them: a byte that is not UTF-8 becomes U+FFFD.
+TEST(SpfPolicy, InvalidUtf8InARequestBecomesTheReplacementCharacter) {
+  Rig rig({});
+  EXPECT_EQ(rig.ask("192.0.2.10", "helo-none.example.org", "j\xF6rn@pass.example.org").action,
+            "prepend Received-SPF: Pass (mailfrom) identity=mailfrom; client-ip=192.0.2.10; "
+            "helo=helo-none.example.org; envelope-from=j\xEF\xBF\xBDrn@pass.example.org; receiver=example.net ");
+}
