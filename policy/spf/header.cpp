@@ -17,14 +17,15 @@ bool is_atext(unsigned char c) noexcept {
          c >= 0x80;
 }
 
-// pypolicyd layout: characters of a dot-atom plus "@", "<" and ">" may stand bare (pypolicyd-spf writes
-// receiver=<UNKNOWN> for Hide_Receiver); anything else (space, ";", quotes, backslash, parentheses, comma,
-// ":", ...) could end the value or start another key.
+// pypolicyd layout: characters of a dot-atom plus "@", "<", ">" (receiver=<UNKNOWN> for Hide_Receiver),
+// "[", "]" and ":" (an address literal HELO, helo=[192.0.2.1]) may stand bare, as pypolicyd-spf writes them;
+// anything else (space, ";", quotes, backslash, parentheses, comma, ...) could end the value or start
+// another key.
 bool is_safe_token(std::string_view v) noexcept {
   if (v.empty()) return false;
   for (char c : v) {
     const auto u = static_cast<unsigned char>(c);
-    if (!is_atext(u) && c != '.' && c != '@' && c != '<' && c != '>') return false;
+    if (!is_atext(u) && std::string_view(".@<>[]:").find(c) == std::string_view::npos) return false;
   }
   return true;
 }

@@ -225,6 +225,18 @@ TEST(SpfHeader, HiddenReceiverStaysBare) {
             "helo=helo-none.example.org; envelope-from=user@pass.example.org; receiver=<UNKNOWN> ");
 }
 
+TEST(SpfHeader, AddressLiteralHeloStaysBare) {
+  Outcome o;
+  o.result = Result::None;
+  HeaderInputs in{*parse_ip("192.0.2.10"), "[192.0.2.10]", "", "example.net"};
+  EXPECT_EQ(received_spf_pypolicyd(Result::None, Identity::Helo, "no SPF record", in).line(),
+            "Received-SPF: None (no SPF record) identity=helo; client-ip=192.0.2.10; helo=[192.0.2.10]; "
+            "envelope-from=<>; receiver=example.net ");
+  in.helo = "[IPv6:2001:db8::10]";
+  EXPECT_NE(received_spf_pypolicyd(o, Identity::MailFrom, in).value.find(" helo=[IPv6:2001:db8::10]; "),
+            std::string::npos);
+}
+
 TEST(SpfHeader, HostileSendersAreQuotedNotInjected) {
   Outcome o;
   o.result = Result::Pass;
