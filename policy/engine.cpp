@@ -135,7 +135,9 @@ Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vecto
   }
   const std::string pre = prefix(request);
   if (d.kind == DecisionKind::Dunno) {
-    if (!d.unsent_headers.empty()) a.log_line = pre + "Header field not prepended: " + d.unsent_headers.front();
+    // Prospective never sends headers, and (as pypolicyd-spf) says nothing about them.
+    if (!d.unsent_headers.empty() && !settings_->prospective)
+      a.log_line = pre + "Header field not prepended: " + d.unsent_headers.front();
   } else if (settings_->test_only && d.kind != DecisionKind::Prepend) {
     a.log_line = pre + "TestOnly: would have answered \"" + log_text(d.kind, d.action) + "\"";
     a.action = "dunno";

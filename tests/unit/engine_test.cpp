@@ -127,7 +127,14 @@ TEST(EngineBypass, QueueIdPrefixesTheLogLine) {
 
 TEST(EngineBypass, ProspectiveAnswersDunnoForHeaders) {
   Rig rig({"--Prospective=127.0.0.2"});
-  EXPECT_EQ(rig.ask(request("203.0.113.50", "g.1")).action, "dunno");  // the Prospective address is skipped
+  Answer a = rig.ask(request("203.0.113.50", "g.1"));  // the Prospective address is skipped
+  EXPECT_EQ(a.action, "dunno");
+  EXPECT_TRUE(a.log_line.empty()) << a.log_line;  // pypolicyd-spf says nothing about Prospective's headers
+  auto eom = request("203.0.113.50", "g.2");
+  eom[1].second = "END-OF-MESSAGE";
+  Answer b = rig.ask(eom);
+  EXPECT_EQ(b.action, "dunno");
+  EXPECT_TRUE(b.log_line.empty()) << b.log_line;  // not even outside a mail transaction
 }
 
 TEST(EngineBypass, MockOnlyWhenExplicitlyTrue) {
