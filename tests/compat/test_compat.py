@@ -165,6 +165,14 @@ CORPUS = [
     Session("empty-request", ["\n"]),
     Session("sender-no-at", [rq(sender="pass.compat.test")]),
     Session("crafted-sender", [rq(sender="x;identity=helo@pass.compat.test")], tags={"quoting"}),
+    Session("utf8-sender", [rq(sender="j\u00f6rn@pass.compat.test")], what="a UTF-8 local part"),
+    Session("latin1-sender", [rq(sender="j\u00f6rn@pass.compat.test")], tags={"latin1"},
+            what="a byte that is not UTF-8 (the request sent in ISO-8859-1)"),
+    Session("crlf", [rq(), rcpt2()], tags={"crlf"}, what="CRLF line ends"),
+    Session("helo-literal-null", [rq(helo_name="[127.0.0.120]", sender="")], what="an address literal HELO"),
+    Session("helo-single-label-null", [rq(helo_name="mailhost", sender="")]),
+    Session("end-of-message", [rq(protocol_state="END-OF-MESSAGE")], tags={"stage"},
+            what="first asked after DATA (smtpd_end_of_data_restrictions)"),
     Session("whitelist", [rq(client_address="127.0.0.124"), rcpt2(client_address="127.0.0.124")]),
     Session("domain-whitelist", [rq(client_address="127.0.0.125")]),
     Session("helo-whitelist", [rq(client_address="127.0.0.126", helo_name="relay.compat.test")]),
@@ -577,6 +585,13 @@ DIFFERENCES = [
         "which SPF then checks as IPv4",
         "they match it", "answer", mapped_client_match),
     Difference(
+        "stage",
+        "prepends at every protocol stage, also where Postfix ignores a PREPEND (after the message, outside a "
+        "transaction)",
+        "`dunno` outside MAIL, RCPT and DATA; the header goes out with the message's next request", "answer",
+        lambda c: "stage" in c.session.tags and (c.attrs or {}).get("protocol_state") not in ("MAIL", "RCPT", "DATA")
+        and c.sg == "dunno" and (c.py or "").startswith("prepend ")),
+    Difference(
         "quoting",
         "never quotes header values (a crafted sender can inject `; identity=…`)",
         "values that are not plain tokens are quoted", "answer", quoting_match),
@@ -711,7 +726,7 @@ class Program:
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         try:
-            self.proc.stdin.write(text.encode("utf-8"))
+            self.proc.stdin.write(text if isinstance(text, bytes) else text.encode("utf-8"))
             self.proc.stdin.flush()
         except BrokenPipeError:
             self._reap()
@@ -725,7 +740,7 @@ class Program:
         """Writes every request, waits up to first_answer_wait for the first answer, then closes stdin and
         reads every answer. Returns (answers, whether the first answer came before stdin was closed)."""
         self.start()
-        self.proc.stdin.write("".join(texts).encode("utf-8"))
+        self.proc.stdin.write(b"".join(t if isinstance(t, bytes) else t.encode("utf-8") for t in texts))
         self.proc.stdin.flush()
         first = self._read_reply(time.monotonic() + first_answer_wait)
         self.proc.stdin.close()
@@ -784,6 +799,10 @@ class Run:
                     self.cases.append((session, pos, None, r, qid))
                     continue
                 attrs, text = request_text(r, qid, "compat.%d.%d" % (self.index, si))
+                if "crlf" in session.tags:
+                    text = text.replace("\n", "\r\n")
+                if "latin1" in session.tags:
+                    text = text.encode("iso-8859-1")
                 self.cases.append((session, pos, attrs, text, qid))
 
     def execute(self):
