@@ -110,6 +110,13 @@ CORPUS = [
     Session("mfrom-lookups", [rq(sender="user@lookups.compat.test")], what="11 DNS-querying terms"),
     Session("mfrom-voids", [rq(client_address=B, sender="user@voids.compat.test")], what="3 void lookups"),
     Session("mfrom-nomail", [rq(sender="user@nomail.compat.test")], what="v=spf1 -all"),
+] + [
+    Session("mfrom-permerror-" + d, [rq(sender="user@%s.compat.test" % d)], what="permerror: " + what)
+    for d, what in (("twice", "two SPF records"), ("incnone", "include: of a domain without SPF"),
+                    ("rednone", "redirect= to a domain without SPF"), ("badip", "a bad ip4: address"),
+                    ("badcidr", "a bad ip4: prefix length"), ("nofqdn", "a: of a single-label name"))
+] + [
+    Session("helo-permerror-twice-null", [rq(helo_name="twice.compat.test", sender="")]),
     Session("mfrom-exp", [rq(client_address=B, sender="user@exp.compat.test"),
                           rcpt2(client_address=B, sender="user@exp.compat.test")], what="exp= explanation"),
     Session("inc-include", [rq(sender="user@inc.compat.test")], what="pass through include:"),
