@@ -520,7 +520,8 @@ DIFFERENCES = [
              or c.py in ("None", c.config.opt("HELO_pass_restriction")))),
     Difference(
         "reject-not-pass",
-        "`Reject_Not_Pass_Domains` matching is inverted (a parent entry misses subdomains)",
+        "`Reject_Not_Pass_Domains` matching is inverted (a parent entry misses subdomains) and a sender without "
+        "`@` is never listed",
         "an entry covers its subdomains", "answer", rnpd_differs),
     Difference(
         "ptr-whitelist",
