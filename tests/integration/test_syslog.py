@@ -6,6 +6,7 @@ small tmpfs with /dev/log pointing at a datagram socket of this test (needs root
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -64,6 +65,7 @@ class SyslogTest(unittest.TestCase):
 
     def tearDown(self):
         self.sink.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def test_spawn_logs_with_the_configured_ident(self):
         # The ident must hold from the first line on: the early (pre-configuration) logger's closelog() used
