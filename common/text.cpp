@@ -60,6 +60,37 @@ std::string sanitize(std::string_view text, std::size_t max_bytes) {
   return out;
 }
 
+std::string utf8_replacing_invalid(std::string_view text) {
+  constexpr std::string_view replacement = "\xEF\xBF\xBD";  // U+FFFD
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    if (const std::size_t len = utf8_sequence_length(text, i); len > 0) {
+      out.append(text.substr(i, len));
+      i += len;
+      continue;
+    }
+    // The maximal subpart (Unicode §3.9, what Python replaces as one): a lead byte and the continuation
+    // bytes that could still have completed it.
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char b0 = byte(i);
+    std::size_t need = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (b0 >= 0xC2 && b0 <= 0xDF) need = 1;
+    else if (b0 >= 0xE0 && b0 <= 0xEF) need = 2, lo = b0 == 0xE0 ? 0xA0 : 0x80, hi = b0 == 0xED ? 0x9F : 0xBF;
+    else if (b0 >= 0xF0 && b0 <= 0xF4) need = 3, lo = b0 == 0xF0 ? 0x90 : 0x80, hi = b0 == 0xF4 ? 0x8F : 0xBF;
+    std::size_t sub = 1;
+    for (std::size_t k = 0; k < need && i + sub < text.size(); ++k) {
+      const unsigned char c = byte(i + sub);
+      if (k == 0 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF)) break;
+      ++sub;
+    }
+    out.append(replacement);
+    i += sub;
+  }
+  return out;
+}
+
 bool is_clean(std::string_view text) noexcept {
   for (std::size_t i = 0; i < text.size();) {
     const unsigned char c = static_cast<unsigned char>(text[i]);

@@ -37,6 +37,9 @@ std::string header_value(std::string_view value, std::size_t max_bytes = 256);
 // Postfix's valid_hostname(): labels of letters, digits, '-' and '_', none empty, none over 63 octets,
 // no label starting or ending with '-', at most 255 octets, and not all-numeric (not an IPv4 address).
 bool valid_hostname(std::string_view name) noexcept;
+// Decodes text as UTF-8 the way Python's bytes.decode("utf-8", errors="replace") does (pypolicyd-spf reads
+// requests so): each maximal ill-formed subsequence becomes one U+FFFD; valid UTF-8 and controls are kept.
+std::string utf8_replacing_invalid(std::string_view text);
 
 // ASCII lower-casing (DNS names, keywords); other bytes are left alone.
 std::string ascii_lower(std::string_view text);

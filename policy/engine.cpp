@@ -131,7 +131,10 @@ Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vecto
     a.details += v.check + "=" + std::string(to_string(v.kind));
     if (!v.log.empty()) a.details += " (" + sanitize(v.log, 300) + ")";
   }
-  if (cache && !request.instance.empty() && d.cacheable && d.kind != DecisionKind::Dunno) {
+  // A header withheld by Header_Type = None counts as the message's header (pypolicyd-spf caches it as a
+  // prepend): later recipients get a silent dunno. Outside a mail transaction nothing is remembered.
+  const bool withheld = d.kind == DecisionKind::Dunno && !d.unsent_headers.empty() && request.can_prepend();
+  if (cache && !request.instance.empty() && d.cacheable && (d.kind != DecisionKind::Dunno || withheld)) {
     CachedMessage entry;
     entry.kind = d.kind;
     entry.action = d.action;
@@ -141,7 +144,9 @@ Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vecto
   }
   const std::string pre = prefix(request);
   if (d.kind == DecisionKind::Dunno) {
-    if (!d.unsent_headers.empty()) a.log_line = pre + "Header field not prepended: " + d.unsent_headers.front();
+    // Prospective never sends headers, and (as pypolicyd-spf) says nothing about them.
+    if (!d.unsent_headers.empty() && !settings_->prospective)
+      a.log_line = pre + "Header field not prepended: " + d.unsent_headers.front();
   } else if (settings_->test_only && d.kind != DecisionKind::Prepend) {
     a.log_line = pre + "TestOnly: would have answered \"" + log_text(d.kind, d.action) + "\"";
     a.action = "dunno";

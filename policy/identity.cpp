@@ -7,8 +7,10 @@ namespace spfgate::policy {
 HeaderFields header_fields(const PolicyRequest& request, const config::Settings& settings) {
   HeaderFields f;
   f.client_ip = settings.prospective ? settings.prospective->to_string() : request.client_address;
-  f.raw_helo = request.helo;
+  // pypolicyd-spf's bypass comments show a missing attribute as "<UNKNOWN>" (an empty one as empty).
+  f.raw_helo = request.has_helo ? request.helo : "<UNKNOWN>";
   f.sender = request.sender;
+  f.raw_sender = request.has_sender ? request.sender : "<UNKNOWN>";
   if (!request.helo.empty()) f.helo = request.helo;
   else if (!request.sender.empty()) f.helo = std::string(request.sender_domain());
   else f.helo = "unknown";
@@ -29,7 +31,7 @@ HeaderFields header_fields(const PolicyRequest& request, const config::Settings&
 std::vector<std::string> bypass_headers(std::string_view comment, const HeaderFields& f,
                                         const config::Settings& settings) {
   const std::string details = "client-ip=" + header_value(f.client_ip) + "; helo=" + header_value(f.raw_helo) +
-                              "; envelope-from=" + header_value(f.sender) +
+                              "; envelope-from=" + header_value(f.raw_sender) +
                               "; receiver=" + header_value(f.receiver);
   std::vector<std::string> out;
   // With Header_Type None the header is still built: decide() logs it as "not prepended".

@@ -4,8 +4,9 @@
 //   HeaderFields f = header_fields(request, settings);
 //   f.client_ip   "client_address" as received (or Prospective)
 //   f.helo        HELO identity: helo_name, else the sender's domain, else "unknown"
-//   f.raw_helo    helo_name as received (bypass comments use it)
+//   f.raw_helo    helo_name as received, "<UNKNOWN>" without the attribute (bypass comments use it)
 //   f.sender      the envelope sender; empty for the null sender
+//   f.raw_sender  the sender as received, "<UNKNOWN>" without the attribute (bypass comments use it)
 //   f.receiver    the recipient's domain, "<UNKNOWN>" (Hide_Receiver), "none" (no recipient), the full
 //                 recipient (Per_User), or Receiver_Name when set
 //
@@ -25,6 +26,7 @@ struct HeaderFields {
   std::string helo;
   std::string raw_helo;
   std::string sender;
+  std::string raw_sender;
   std::string receiver;
 };
 

@@ -7,8 +7,10 @@ namespace spfgate::policy {
 PolicyRequest PolicyRequest::from(std::vector<Attribute> attributes) {
   PolicyRequest r;
   r.attributes = std::move(attributes);
-  // Walk in order so that the last occurrence of an attribute wins.
-  for (const auto& [name, value] : r.attributes) {
+  // Walk in order so that the last occurrence of an attribute wins. Values are decoded as pypolicyd-spf
+  // decodes its input (invalid UTF-8 becomes U+FFFD, as Python's errors="replace" does).
+  for (const auto& [name, raw] : r.attributes) {
+    const std::string value = utf8_replacing_invalid(raw);
     if (name == "protocol_state") r.protocol_state = value;
     else if (name == "queue_id") r.queue_id = value;
     else if (name == "request") r.request = ascii_lower(value);
@@ -18,8 +20,10 @@ PolicyRequest PolicyRequest::from(std::vector<Attribute> attributes) {
     else if (name == "helo_name") {
       r.has_helo = true;
       r.helo = ascii_lower(value);
-    } else if (name == "sender") r.sender = ascii_lower(value);
-    else if (name == "recipient") r.recipient = ascii_lower(value);
+    } else if (name == "sender") {
+      r.has_sender = true;
+      r.sender = ascii_lower(value);
+    } else if (name == "recipient") r.recipient = ascii_lower(value);
     else if (name == "instance") r.instance = ascii_lower(value);
     else if (name == "sasl_username") r.sasl_username = value;
   }

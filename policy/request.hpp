@@ -35,6 +35,7 @@ struct PolicyRequest {
   std::string reverse_client_name;   // Postfix's unverified PTR name, or "unknown"
   bool has_helo = false;             // the helo_name attribute was present
   std::string helo;                  // HELO/EHLO argument
+  bool has_sender = false;           // the sender attribute was present
   std::string sender;                // MAIL FROM without <>; empty for the null sender (and before MAIL)
   std::string recipient;
   std::string instance;              // correlates the requests of one message

@@ -178,10 +178,8 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
                                             raw.fault_detail + "\"; answering " + settings.malformed_reply);
       co_return format_reply(settings.malformed_reply);
     }
-    if (raw.attributes.empty()) {
-      spdlog::debug("{}: empty request; answering DUNNO", peer_);
-      co_return format_reply("DUNNO");
-    }
+    // An empty request (a blank line) goes to the engine like any other, as in pypolicyd-spf: "dunno" (no
+    // client address), or the Mock answer.
     auto request = std::make_shared<policy::PolicyRequest>(policy::PolicyRequest::from(std::move(raw.attributes)));
     if (!request->request.empty() && request->request != "smtpd_access_policy") {
       state_->peer_warnings.warn(peer_, peer_ + ": unknown request type \"" + loggable(request->request) +

@@ -39,6 +39,9 @@ spdlog::level::level_enum level_for(const config::Settings& s) {
 
 void setup_logging(const config::Settings& s) {
   const config::LogTarget target = s.log_target.value_or(s.spawn ? config::LogTarget::Syslog : config::LogTarget::Stderr);
+  // Drop the previous logger first: its syslog sink calls closelog() when destroyed, which resets the ident
+  // that the new sink's openlog() set (lines then go out as "spfgate[pid]" whatever syslog-ident says).
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("spfgate-setup"));
   spdlog::sink_ptr sink;
   switch (target) {
     case config::LogTarget::Stderr:

@@ -94,8 +94,11 @@ class SpfCheck final : public Check {
       const bool local_policy = listed(s.reject_not_pass_domains, domain);
       if (local_policy) io.policy = RejectPolicy::SpfNotPass;
       io.act = action_for(io.policy, io.outcome.result, s);
-      io.reason = local_policy ? "Receiver policy for SPF " + std::string(spf::to_capitalized(io.outcome.result))
-                               : spf::pypolicyd_reason(io.outcome);
+      // pypolicyd-spf: "Receiver policy for SPF <Result>" for a listed domain, but "no SPF record" for None
+      // whatever the list says (None is never rejected).
+      io.reason = local_policy && io.outcome.result != Result::None
+                      ? "Receiver policy for SPF " + std::string(spf::to_capitalized(io.outcome.result))
+                      : spf::pypolicyd_reason(io.outcome);
       dns_queries_note(v, io);
       v.results.emplace_back(which[i] == Identity::Helo ? "helo" : "mailfrom", std::string(spf::to_string(io.outcome.result)));
       if (ctx.trace) trace_identity(v, io, which[i], local_policy);
@@ -214,8 +217,9 @@ class SpfCheck final : public Check {
     const config::Settings& s = *s_;
     std::string url;
     if (!s.why_url.empty())
-      url = s.why_url + "?s=" + std::string(spf::to_string(identity)) + ";id=" + id + ";ip=" + fields.client_ip +
-            ";r=" + fields.receiver;
+      // pypolicyd-spf's scopes: "helo" and "mfrom" (not the identity's name "mailfrom").
+      url = s.why_url + "?s=" + (identity == Identity::Helo ? "helo" : "mfrom") + ";id=" + id +
+            ";ip=" + fields.client_ip + ";r=" + fields.receiver;
     std::string tmpl = s.reason_message;
     if (tmpl.empty())
       tmpl = url.empty() ? "Message {rejectdefer} due to: {spf}." : "Message {rejectdefer} due to: {spf}. Please see {url}";

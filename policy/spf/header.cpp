@@ -2,6 +2,8 @@
 
 #include "common/text.hpp"
 
+#include <vector>
+
 namespace spfgate::spf {
 namespace {
 
@@ -17,13 +19,15 @@ bool is_atext(unsigned char c) noexcept {
          c >= 0x80;
 }
 
-// pypolicyd layout: characters of a dot-atom plus "@" may stand bare; anything else (space, ";", quotes,
-// backslash, parentheses, comma, "<", ">", ":", ...) could end the value or start another key.
+// pypolicyd layout: characters of a dot-atom plus "@", "<", ">" (receiver=<UNKNOWN> for Hide_Receiver),
+// "[", "]" and ":" (an address literal HELO, helo=[192.0.2.1]) may stand bare, as pypolicyd-spf writes them;
+// anything else (space, ";", quotes, backslash, parentheses, comma, ...) could end the value or start
+// another key.
 bool is_safe_token(std::string_view v) noexcept {
   if (v.empty()) return false;
   for (char c : v) {
     const auto u = static_cast<unsigned char>(c);
-    if (!is_atext(u) && c != '.' && c != '@') return false;
+    if (!is_atext(u) && std::string_view(".@<>[]:").find(c) == std::string_view::npos) return false;
   }
   return true;
 }
@@ -80,9 +84,34 @@ void append_quoted(std::string& out, std::string_view clean, std::size_t max) {
   out.push_back('"');
 }
 
-// Text inside "( ... )": parentheses and backslash escaped so the comment cannot be closed early.
+// Text inside "( ... )". RFC 5322 comments nest, so balanced parentheses stand as they are (pypolicyd-spf
+// writes "(SPF Permanent Error: Invalid domain found (use FQDN): x)"); a backslash and a parenthesis
+// without its partner, which would end the comment early or leave it open, are escaped. When the text must
+// be cut, every parenthesis is escaped, so that the cut cannot unbalance it.
 void append_comment(std::string& out, std::string_view text, std::size_t max) {
-  append_escaped(out, sanitize(text, max), max, "()\\");
+  const std::string clean = sanitize(text, max);
+  std::vector<bool> paired(clean.size(), false);
+  std::vector<std::size_t> open;
+  for (std::size_t i = 0; i < clean.size(); ++i) {
+    if (clean[i] == '(') {
+      open.push_back(i);
+    } else if (clean[i] == ')' && !open.empty()) {
+      paired[open.back()] = paired[i] = true;
+      open.pop_back();
+    }
+  }
+  std::string escaped;
+  escaped.reserve(clean.size() + 8);
+  for (std::size_t i = 0; i < clean.size(); ++i) {
+    const char c = clean[i];
+    if (c == '\\' || ((c == '(' || c == ')') && !paired[i])) escaped.push_back('\\');
+    escaped.push_back(c);
+  }
+  if (escaped.size() <= max) {
+    out += escaped;
+    return;
+  }
+  append_escaped(out, clean, max, "()\\");
 }
 
 // pypolicyd layout: bare when safe (so ordinary values are byte-identical to pypolicyd-spf), else quoted.

@@ -85,6 +85,14 @@ class RequestsAndConnections(unittest.TestCase):
             self.assertEqual(errors, [])
             self.assertEqual(d.stop(), 0)
 
+    def test_empty_request_gets_the_mock_answer_too(self):
+        # pypolicyd-spf answers every request, a blank line included, with the Mock text.
+        with Daemon("--Mock=True") as d:
+            c = d.client()
+            self.assertEqual(c.ask("\n"), "dunno mock header field that should be ignored")
+            self.assertEqual(c.ask(request()), "dunno mock header field that should be ignored")
+            self.assertEqual(d.stop(), 0)
+
     def test_missing_attributes_are_answered_not_crashed_on(self):
         with Daemon() as d:
             c = d.client()
@@ -92,7 +100,7 @@ class RequestsAndConnections(unittest.TestCase):
             self.assertEqual(c.ask(request(helo_name=None, client_address="127.0.0.1")).split(" ")[0], "prepend")
             self.assertEqual(c.ask(request(client_address=" 192.0.2.10")), "dunno")
             self.assertEqual(c.ask(request(client_address="bogus")), "dunno")
-            self.assertEqual(c.ask("\n"), "DUNNO")  # an empty request
+            self.assertEqual(c.ask("\n"), "dunno")  # an empty request: pypolicyd-spf's exact answer
             self.assertEqual(c.ask(skip_request("m.1")), SKIP_HEADER)  # still serving
             self.assertEqual(d.stop(), 0)
             self.assertIn('invalid client_address "bogus"', d.log())

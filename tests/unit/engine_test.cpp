@@ -89,6 +89,32 @@ TEST(EngineBypass, HeaderTypeNoneAnswersDunnoAndLogs) {
   Answer a = rig.ask(request("127.0.0.1", "e.1"));
   EXPECT_EQ(a.action, "dunno");
   EXPECT_EQ(a.log_line.rfind("Header field not prepended: X-Comment: SPF check N/A", 0), 0u);
+  // The message has had its (withheld) header: later recipients get a silent dunno, as in pypolicyd-spf,
+  // and are not checked again.
+  Answer b = rig.ask(request("127.0.0.1", "e.1", "rcpt2@example.net"));
+  EXPECT_EQ(b.action, "dunno");
+  EXPECT_TRUE(b.from_cache);
+  EXPECT_TRUE(b.log_line.empty()) << b.log_line;
+  // Outside a mail transaction nothing is remembered: the header goes out at RCPT.
+  Rig rig2({});
+  auto connect = request("127.0.0.1", "e.2");
+  connect[1].second = "CONNECT";
+  EXPECT_EQ(rig2.ask(connect).action, "dunno");
+  EXPECT_EQ(rig2.ask(request("127.0.0.1", "e.2")).action.rfind("prepend X-Comment: ", 0), 0u);
+}
+
+TEST(EngineBypass, MissingAttributesShowAsUnknownInTheComment) {
+  // pypolicyd-spf writes data.get('helo_name', '<UNKNOWN>'): an absent attribute is "<UNKNOWN>", an empty
+  // one stays empty.
+  Rig rig({});
+  Answer a = rig.ask({{"client_address", "127.0.0.1"}, {"recipient", "rcpt@example.net"}, {"instance", "u.1"}});
+  EXPECT_EQ(a.action,
+            "prepend X-Comment: SPF check N/A for local connections - client-ip=127.0.0.1; helo=<UNKNOWN>; "
+            "envelope-from=<UNKNOWN>; receiver=example.net ");
+  Answer b = rig.ask({{"client_address", "127.0.0.1"}, {"helo_name", ""}, {"sender", ""}, {"instance", "u.2"}});
+  EXPECT_EQ(b.action,
+            "prepend X-Comment: SPF check N/A for local connections - client-ip=127.0.0.1; helo=; envelope-from=; "
+            "receiver=none ");
 }
 
 TEST(EngineBypass, QueueIdPrefixesTheLogLine) {
@@ -101,7 +127,14 @@ TEST(EngineBypass, QueueIdPrefixesTheLogLine) {
 
 TEST(EngineBypass, ProspectiveAnswersDunnoForHeaders) {
   Rig rig({"--Prospective=127.0.0.2"});
-  EXPECT_EQ(rig.ask(request("203.0.113.50", "g.1")).action, "dunno");  // the Prospective address is skipped
+  Answer a = rig.ask(request("203.0.113.50", "g.1"));  // the Prospective address is skipped
+  EXPECT_EQ(a.action, "dunno");
+  EXPECT_TRUE(a.log_line.empty()) << a.log_line;  // pypolicyd-spf says nothing about Prospective's headers
+  auto eom = request("203.0.113.50", "g.2");
+  eom[1].second = "END-OF-MESSAGE";
+  Answer b = rig.ask(eom);
+  EXPECT_EQ(b.action, "dunno");
+  EXPECT_TRUE(b.log_line.empty()) << b.log_line;  // not even outside a mail transaction
 }
 
 TEST(EngineBypass, MockOnlyWhenExplicitlyTrue) {

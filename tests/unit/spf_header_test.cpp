@@ -212,6 +212,31 @@ TEST_F(PypolicydZone, Rfc7208Layout) {
             "helo=permerror.example.org; identity=helo; problem=\"Unknown mechanism found: foo:bar\"");
 }
 
+TEST(SpfHeader, HiddenReceiverStaysBare) {
+  // Hide_Receiver: pypolicyd-spf writes receiver=<UNKNOWN>, and "<", ">" cannot end a value or start a key.
+  Outcome o;
+  o.result = Result::Pass;
+  HeaderInputs in{*parse_ip("192.0.2.10"), "helo-none.example.org", "user@pass.example.org", "<UNKNOWN>"};
+  EXPECT_EQ(received_spf_pypolicyd(o, Identity::MailFrom, in).line(),
+            "Received-SPF: Pass (mailfrom) identity=mailfrom; client-ip=192.0.2.10; helo=helo-none.example.org; "
+            "envelope-from=user@pass.example.org; receiver=<UNKNOWN> ");
+  EXPECT_EQ(received_spf_pypolicyd(Result::Pass, Identity::Helo, "sender SPF authorized", in).line(),
+            "Received-SPF: Pass (sender SPF authorized) identity=helo; client-ip=192.0.2.10; "
+            "helo=helo-none.example.org; envelope-from=user@pass.example.org; receiver=<UNKNOWN> ");
+}
+
+TEST(SpfHeader, AddressLiteralHeloStaysBare) {
+  Outcome o;
+  o.result = Result::None;
+  HeaderInputs in{*parse_ip("192.0.2.10"), "[192.0.2.10]", "", "example.net"};
+  EXPECT_EQ(received_spf_pypolicyd(Result::None, Identity::Helo, "no SPF record", in).line(),
+            "Received-SPF: None (no SPF record) identity=helo; client-ip=192.0.2.10; helo=[192.0.2.10]; "
+            "envelope-from=<>; receiver=example.net ");
+  in.helo = "[IPv6:2001:db8::10]";
+  EXPECT_NE(received_spf_pypolicyd(o, Identity::MailFrom, in).value.find(" helo=[IPv6:2001:db8::10]; "),
+            std::string::npos);
+}
+
 TEST(SpfHeader, HostileSendersAreQuotedNotInjected) {
   Outcome o;
   o.result = Result::Pass;
@@ -224,14 +249,26 @@ TEST(SpfHeader, HostileSendersAreQuotedNotInjected) {
   EXPECT_EQ(received_spf_pypolicyd(o, Identity::MailFrom, in).value,
             "Pass (mailfrom) identity=mailfrom; client-ip=192.0.2.1; helo=\"(comment) helo\"; "
             R"(envelope-from="a\"b\\c@example.org"; receiver=example.net )");
-  // Inside the AR comment, parentheses are escaped so the comment cannot be closed early.
+  // Inside the AR comment, a parenthesis without its partner is escaped so the comment cannot be closed
+  // early; balanced ones nest (RFC 5322) and stand as pypolicyd-spf writes them.
   in.sender = "a)b@example.org";
   in.helo = "x) spf=pass (y";
   AuthenticationResults ar("mx.example.net");
   ar.add_spf(Result::Fail, Identity::MailFrom, "because (reasons)", in);
   EXPECT_EQ(ar.field().value,
-            R"(mx.example.net; spf=fail (because \(reasons\)) smtp.mailfrom=example.org (client-ip=192.0.2.1; )"
+            R"(mx.example.net; spf=fail (because (reasons)) smtp.mailfrom=example.org (client-ip=192.0.2.1; )"
             R"(helo=x\) spf=pass \(y; envelope-from=a\)b@example.org; receiver=example.net))");
+  AuthenticationResults ar2("mx.example.net");
+  ar2.add_spf(Result::PermError, Identity::MailFrom, "SPF Permanent Error: Invalid domain found (use FQDN): x", in);
+  EXPECT_NE(ar2.field().value.find("spf=permerror (SPF Permanent Error: Invalid domain found (use FQDN): x) "),
+            std::string::npos) << ar2.field().value;
+  AuthenticationResults ar3("mx.example.net");
+  ar3.add_spf(Result::Fail, Identity::MailFrom, ")(a\\b", in);
+  EXPECT_NE(ar3.field().value.find(R"(spf=fail (\)\(a\\b) )"), std::string::npos) << ar3.field().value;
+  // Cut text: every parenthesis escaped, so the cut cannot leave one open.
+  AuthenticationResults ar4("mx.example.net");
+  ar4.add_spf(Result::Fail, Identity::MailFrom, std::string(150, 'x') + " (a long aside)", in);
+  EXPECT_NE(ar4.field().value.find(R"( \(a lo...) )"), std::string::npos) << ar4.field().value;
   // A sender domain that is not a token is a quoted pvalue.
   in.sender = "user@exa mple.org";
   AuthenticationResults q("mx.example.net");

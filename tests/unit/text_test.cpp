@@ -4,6 +4,7 @@
 
 using spfgate::is_clean;
 using spfgate::sanitize;
+using spfgate::utf8_replacing_invalid;
 
 TEST(Sanitize, KeepsPlainText) { EXPECT_EQ(sanitize("Pass (mailfrom) identity=mailfrom"), "Pass (mailfrom) identity=mailfrom"); }
 
@@ -32,6 +33,22 @@ TEST(Sanitize, BoundsLengthWithoutSplittingUtf8) {
 }
 
 TEST(Sanitize, ExactFitIsNotCut) { EXPECT_EQ(sanitize("abcdef", 6), "abcdef"); }
+
+TEST(Utf8ReplacingInvalid, AsPythonDecodesWithReplace) {
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(utf8_replacing_invalid("plain"), "plain");
+  EXPECT_EQ(utf8_replacing_invalid("j\xC3\xB8rn\r\n"), "j\xC3\xB8rn\r\n");  // valid UTF-8 and controls kept
+  EXPECT_EQ(utf8_replacing_invalid("j\xF6rn"), "j" + r + "rn");                   // ISO-8859-1
+  // b"\xe2\x82" (truncated) is one U+FFFD, b"\xe0\x80" (overlong) two, b"\xed\xa0\x80" (surrogate) three,
+  // b"\xf0\x9f\x98" one; a lone continuation byte one each.
+  EXPECT_EQ(utf8_replacing_invalid("a\xE2\x82"), "a" + r);
+  EXPECT_EQ(utf8_replacing_invalid("\xE0\x80x"), r + r + "x");
+  EXPECT_EQ(utf8_replacing_invalid("\xED\xA0\x80"), r + r + r);
+  EXPECT_EQ(utf8_replacing_invalid("\xF0\x9F\x98!"), r + "!");
+  EXPECT_EQ(utf8_replacing_invalid("\x80\x80"), r + r);
+  EXPECT_EQ(utf8_replacing_invalid("\xFF"), r);
+  EXPECT_EQ(utf8_replacing_invalid("\xC0\xAF\xF5\x80\xE1\x80"), r + r + r + r + r);
+}
 
 TEST(IsClean, DetectsControlsAndBadUtf8) {
   EXPECT_TRUE(is_clean("hello w\xc3\xb6rld"));

@@ -1,0 +1,75 @@
+// The SPF stage through the Engine on in-memory DNS: answers byte for byte as pypolicyd-spf 3.0.4 gives them
+// (reference pypolicyd-spf.md §4.6), for the cases where tests/compat found spfgate different.
+#include "config/options.hpp"
+#include "policy/dns/memory_resolver.hpp"
+#include "policy/engine.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+namespace asio = boost::asio;
+using namespace spfgate;
+using namespace spfgate::policy;
+
+namespace {
+
+struct Rig {
+  dns::MemoryResolver dns;
+  MessageCache cache;
+  std::shared_ptr<const Engine> engine;
+
+  explicit Rig(std::vector<std::string> args) {
+    args.push_back("--skip_addresses=127.0.0.1/32");
+    engine = Engine::build(std::make_shared<const config::Settings>(config::load(args).settings));
+    dns.add_txt("pass.example.org", {"v=spf1 ip4:192.0.2.0/24 -all"});
+    dns.add_txt("mail.example.org", {"v=spf1 a -all"});
+    dns.add_a("mail.example.org", "192.0.2.10");
+  }
+  Answer ask(const std::string& client, const std::string& helo, const std::string& sender,
+             const std::string& instance = "", const std::string& recipient = "rcpt@example.net") {
+    asio::io_context io;
+    auto req = PolicyRequest::from({{"request", "smtpd_access_policy"}, {"protocol_state", "RCPT"},
+                                    {"client_address", client}, {"helo_name", helo}, {"sender", sender},
+                                    {"recipient", recipient}, {"instance", instance}, {"queue_id", ""}});
+    auto f = asio::co_spawn(io, engine->handle(req, dns, cache, dns::Clock::now() + std::chrono::seconds(5)),
+                            asio::use_future);
+    io.run();
+    return f.get();
+  }
+};
+
+}  // namespace
+
+// pypolicyd-spf's Why URL names the MAIL FROM identity "mfrom" (s=mfrom), not "mailfrom".
+TEST(SpfPolicy, WhyUrlSaysMfromAndHelo) {
+  Rig rig({"--Why_URL=http://www.openspf.net/Why"});
+  EXPECT_EQ(rig.ask("203.0.113.50", "helo-none.example.org", "user@pass.example.org").action,
+            "550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see "
+            "http://www.openspf.net/Why?s=mfrom;id=user@pass.example.org;ip=203.0.113.50;r=example.net");
+  EXPECT_EQ(rig.ask("203.0.113.50", "mail.example.org", "").action,
+            "550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see "
+            "http://www.openspf.net/Why?s=helo;id=mail.example.org;ip=203.0.113.50;r=example.net");
+}
+
+// Reject_Not_Pass_Domains: "Receiver policy for SPF <Result>", except for None, which keeps "no SPF record".
+TEST(SpfPolicy, RejectNotPassDomainsReasonButNotForNone) {
+  Rig rig({"--Reject_Not_Pass_Domains=mail.example.org,helo-none.example.org", "--Header_Type=AR",
+           "--Authserv_Id=mx.example.net"});
+  EXPECT_EQ(rig.ask("192.0.2.10", "mail.example.org", "").action,
+            "prepend Authentication-Results: mx.example.net; spf=pass (Receiver policy for SPF Pass) "
+            "smtp.helo=mail.example.org (client-ip=192.0.2.10; helo=mail.example.org; envelope-from=<>; "
+            "receiver=example.net)");
+  EXPECT_EQ(rig.ask("192.0.2.10", "helo-none.example.org", "").action,
+            "prepend Authentication-Results: mx.example.net; spf=none (no SPF record) smtp.helo=helo-none.example.org "
+            "(client-ip=192.0.2.10; helo=helo-none.example.org; envelope-from=<>; receiver=example.net)");
+}
+
+// Request values are decoded as pypolicyd-spf decodes them: a byte that is not UTF-8 becomes U+FFFD.
+TEST(SpfPolicy, InvalidUtf8InARequestBecomesTheReplacementCharacter) {
+  Rig rig({});
+  EXPECT_EQ(rig.ask("192.0.2.10", "helo-none.example.org", "j\xF6rn@pass.example.org").action,
+            "prepend Received-SPF: Pass (mailfrom) identity=mailfrom; client-ip=192.0.2.10; "
+            "helo=helo-none.example.org; envelope-from=j\xEF\xBF\xBDrn@pass.example.org; receiver=example.net ");
+}
