@@ -106,6 +106,7 @@ Server::~Server() {
   // io_context, which destroys every pending coroutine while the cache and the state they point to exist.
   state_->resolver = nullptr;
   resolver_.reset();
+  signals_.reset();  // an io object: it must go before its io_context (valgrind: use after free at exit)
   io_.reset();
   for (const auto& path : unix_paths_) ::unlink(path.c_str());
 }
