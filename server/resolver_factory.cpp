@@ -1,5 +1,6 @@
 #include "server/resolver_factory.hpp"
 
+#include "policy/dns/caching_resolver.hpp"
 #include "policy/dns/unbound_resolver.hpp"
 
 #include <spdlog/spdlog.h>
@@ -24,7 +25,12 @@ std::unique_ptr<dns::Resolver> make_resolver(boost::asio::io_context& io, const 
                  return l;
                }(), s.resolver_config.empty() ? "" : ", config " + s.resolver_config,
                s.dnssec ? ", DNSSEC validation on" : "");
-  return resolver;
+  if (s.dns_cache_entries == 0) return resolver;
+  // Repeated questions are answered on this thread, without a round trip to libunbound's.
+  dns::CacheOptions cache;
+  cache.max_entries = s.dns_cache_entries;
+  cache.max_bytes = s.dns_cache_memory;
+  return std::make_unique<dns::CachingResolver>(std::move(resolver), std::move(cache));
 }
 
 }  // namespace spfgate::server

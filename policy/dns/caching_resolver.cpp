@@ -155,20 +155,20 @@ struct CancelWaiter {
 }  // namespace
 
 // Waits for the answer of `flight`: (answer, true), or (Timeout "cancelled", false) when this wait is cancelled.
-asio::awaitable<std::tuple<DnsAnswer, bool>> CachingResolver::join(std::shared_ptr<Flight> flight) {
-  auto executor = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(DnsAnswer, bool)>(
-      [flight, executor](Waiter::Handler handler) {
+// No coroutine of its own: the initiation runs when the caller awaits it.
+asio::awaitable<std::tuple<DnsAnswer, bool>> CachingResolver::join(Flight& flight, asio::any_io_executor executor) {
+  return asio::async_initiate<decltype(asio::use_awaitable), void(DnsAnswer, bool)>(
+      [](Waiter::Handler handler, Flight* target, asio::any_io_executor ex) {
         auto slot = asio::get_associated_cancellation_slot(handler);
-        auto waiter = std::make_shared<Waiter>(std::move(handler), executor);
-        if (slot.is_connected()) slot.template emplace<CancelWaiter<Waiter>>(waiter, executor);
-        flight->waiters.push_back(std::move(waiter));
+        auto waiter = std::make_shared<Waiter>(std::move(handler), ex);
+        if (slot.is_connected()) slot.template emplace<CancelWaiter<Waiter>>(waiter, ex);
+        target->waiters.push_back(std::move(waiter));
       },
-      asio::use_awaitable);
+      asio::use_awaitable, &flight, std::move(executor));
 }
 
-// (GCC 12 mis-handles coroutine locals of the same name in different scopes and structured bindings of
-// co_await results; hence the distinct names and std::get below.)
+// (GCC 12 mis-compiles some coroutines holding shared_ptr locals and parameters (double destruction): hence
+// no coroutine in join(), distinct local names and std::get instead of structured bindings.)
 asio::awaitable<DnsAnswer> CachingResolver::query(std::string name, RrType type, Deadline deadline) {
   for (;;) {
     const Clock::time_point t = now();
@@ -183,7 +183,7 @@ asio::awaitable<DnsAnswer> CachingResolver::query(std::string name, RrType type,
     if (f == flights_.end() || f->second->deadline > deadline) break;
     // The same question is in flight, with a deadline no later than ours: wait for its answer.
     ++stats_.joined;
-    std::tuple<DnsAnswer, bool> joined = co_await join(f->second);
+    std::tuple<DnsAnswer, bool> joined = co_await join(*f->second, co_await asio::this_coro::executor);
     // A Timeout before our own deadline was the first asker's (its deadline, or its cancellation): ask again.
     if (std::get<1>(joined) && std::get<0>(joined).status == DnsStatus::Timeout && Clock::now() < deadline) continue;
     co_return std::move(std::get<0>(joined));

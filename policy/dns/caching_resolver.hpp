@@ -34,6 +34,7 @@
 #include "policy/dns/resolver.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -104,7 +105,7 @@ class CachingResolver final : public Resolver {
   const Entry* find(std::string_view key, Clock::time_point now);
   void store(const std::string& key, const DnsAnswer& answer, Clock::time_point now);
   void erase(Lru::iterator it);
-  boost::asio::awaitable<std::tuple<DnsAnswer, bool>> join(std::shared_ptr<Flight> flight);
+  boost::asio::awaitable<std::tuple<DnsAnswer, bool>> join(Flight& flight, boost::asio::any_io_executor executor);
   void finish_flight(const std::string& key, const std::shared_ptr<Flight>& flight, const DnsAnswer& answer);
 
   std::unique_ptr<Resolver> owned_;
