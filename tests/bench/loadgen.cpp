@@ -341,6 +341,7 @@ struct Shared {
   std::uint64_t total = 0;
   std::atomic<std::uint64_t> next{0};         // measured requests handed out
   std::atomic<std::uint64_t> warm_next{0};    // warm-up requests handed out (their own sequence)
+  std::string nonce;                          // makes instance= unique across runs too
 };
 
 // ----- one connection -----------------------------------------------------------------------------------
@@ -404,7 +405,8 @@ asio::awaitable<bool> exchange(Shared& sh, Conn& c, Tally& tally, std::uint64_t 
   if (b.has_instance) {
     c.out += b.instance;
     if (sh.args->unique_instance) {
-      c.out += measured ? ".m" : ".w";
+      c.out += sh.nonce;
+      c.out += measured ? 'm' : 'w';
       c.out += hex(seq);
     }
     c.out += b.tail;
@@ -590,6 +592,7 @@ int run_startup(const Args& args, const Target& target, const std::vector<Block>
   Shared sh;
   sh.args = &args;
   sh.corpus = &corpus;
+  sh.nonce = "." + hex(static_cast<std::uint64_t>(Clock::now().time_since_epoch().count())) + ".";
   Tally tally;
   std::vector<double> times, exits;
   for (unsigned i = 0; i < args.startup; ++i) {
@@ -658,6 +661,8 @@ int main(int argc, char** argv) {
   sh.args = &args;
   sh.corpus = &corpus;
   sh.total = args.requests ? args.requests : corpus.size();
+  sh.nonce = "." + hex(static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()) ^
+                       (static_cast<std::uint64_t>(::getpid()) << 40)) + ".";
 
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned t = 0; t < args.threads; ++t) workers.push_back(std::make_unique<Worker>());
