@@ -27,7 +27,8 @@ class IprevCheck final : public Check {
     const IpAddress client = unmap(*request.client);
     v.kind = VerdictKind::Annotate;
     const std::string comment = ev.confirmed_names.empty() ? std::string() : ev.confirmed_names.front();
-    v.ar_method = spf::resinfo_iprev(to_string(ev.result), *request.client, comment);
+    // Only Header_Type AR uses it (decide()); it costs as much to build as the header.
+    if (s.header_type.ar) v.ar_method = spf::resinfo_iprev(to_string(ev.result), *request.client, comment);
     v.log = std::string(to_string(ev.result)) +
             (ev.confirmed_names.empty() ? "" : " " + ev.confirmed_names.front()) +
             (ev.why.empty() ? "" : " (" + ev.why + ")") + (ev.secure ? " [dnssec]" : "");
