@@ -320,13 +320,13 @@ class Evaluation {
 
   // Evaluates one record (§4.6): mechanisms left to right, then redirect= if nothing matched.
   asio::awaitable<Result> evaluate(Frame f, std::string_view text) {
-    Record record;
-    std::string why;
-    std::string_view bad_term;
-    if (!parse_record(text, record, &why, &bad_term)) {
-      stop(f, bad_term, Result::PermError, std::move(why));
+    // Parsed once per distinct text and shared (the views of `record` point into parsed->text).
+    const std::shared_ptr<const ParsedRecord> parsed = parse_record_cached(text);
+    if (!parsed->ok) {
+      stop(f, parsed->bad_term, Result::PermError, parsed->error);
       co_return Result::PermError;
     }
+    const Record& record = parsed->record;
     if (tracing()) step(f, "record", excerpt(text, kMaxTracedRecord));
     for (const Mechanism& m : record.mechanisms) {
       const Match match = m.queries_dns() ? co_await dns_mechanism(f, m) : local_mechanism(f, m);
