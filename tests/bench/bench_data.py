@@ -23,6 +23,7 @@ Requests are Postfix 3.7's attribute set at the RCPT stage; the load generator r
 """
 
 import argparse
+import ipaddress
 import os
 import random
 import sys
@@ -47,7 +48,8 @@ def provider_v4(k):
 
 
 def v6(k, host):
-    return "2001:db8:be:%x::%x" % (k, host)
+    # RFC 5952 text, as Postfix sends client_address (inet_ntop)
+    return str(ipaddress.IPv6Address("2001:db8:be:%x::%x" % (k, host)))
 
 
 def v6_reverse_owner(k, host):

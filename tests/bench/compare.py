@@ -219,8 +219,9 @@ class Bench:
     def pypolicyd(self):
         target = "spawn:%s %s" % (POLICYD_SPF, self.conf)
         log("pypolicyd-spf, spawn mode: a warm-up pass (its cache is the unbound daemon's)")
-        self.loadgen_run("pypolicyd-spf warm-up", target, self.warm, 10, 2000, namespace=True, record=False,
-                         replies=os.path.join(self.dir, "replies-pypolicyd.txt"))
+        # Also its best concurrency on two cores (100 Python processes thrash): the conservative ratio.
+        self.py_ten = self.loadgen_run("pypolicyd-spf spawn, 10 connections (warm-up pass)", target, self.warm, 10,
+                                       2000, namespace=True, replies=os.path.join(self.dir, "replies-pypolicyd.txt"))
         log("pypolicyd-spf, spawn mode: 100 connections")
         runs = [self.loadgen_run("pypolicyd-spf spawn #%d" % (i + 1), target, self.warm, 100, self.args.py_requests,
                                  warmup=1, namespace=True) for i in range(max(1, self.args.repeat - 1))]
@@ -346,6 +347,7 @@ class Bench:
             row("&nbsp;&nbsp;" + r["label"], r, py)
         row("spfgate spawn, 100 processes", sp, py)
         row("pypolicyd-spf spawn, 100 processes", py, py)
+        row("pypolicyd-spf spawn, 10 processes (its warm-up pass)", self.py_ten, py)
         lines += ["",
                   "| start-up (exec to first answer) | p50 ms | min ms | max ms |",
                   "| --- | ---: | ---: | ---: |"]
@@ -380,10 +382,12 @@ class Bench:
             self.failures.append("%d answers differ from pypolicyd-spf's beyond the documented difference (see %s)"
                                  % (other, self.results["answers"].get("differences_file")))
         if py.get("rate"):
-            lines += ["", "Ratios: daemon %.1f× pypolicyd-spf's throughput, spawn %.1f×; start-up %.1f× faster "
-                      "(trivial request)" % (d["rate"] / py["rate"], sp["rate"] / py["rate"],
-                                             st["pypolicyd trivial"].get("p50_ms", 0) /
-                                             max(st["spfgate trivial"].get("p50_ms", 1e-9), 1e-9))]
+            best_py = max(py.get("rate", 0), self.py_ten.get("rate", 0))
+            lines += ["", "Ratios: daemon %.1f× pypolicyd-spf's throughput at 100 connections (%.1f× its best, at 10), "
+                      "spawn %.1f×; start-up %.1f× faster (trivial request), %.1f× (full request)" % (
+                          d["rate"] / py["rate"], d["rate"] / best_py, sp["rate"] / py["rate"],
+                          st["pypolicyd trivial"].get("p50_ms", 0) / max(st["spfgate trivial"].get("p50_ms", 1e-9), 1e-9),
+                          st["pypolicyd full"].get("p50_ms", 0) / max(st["spfgate full"].get("p50_ms", 1e-9), 1e-9))]
         text = "\n".join(lines) + "\n"
         sys.stdout.write("\n" + text)
         with open(os.path.join(self.dir, "results.md"), "w") as f:
