@@ -212,9 +212,12 @@ class Bench:
         self.daemon_best = self.best(runs)
         self.daemon_runs = runs
         log("spfgate daemon: one connection (latency floor), and a trivial request (protocol floor)")
-        self.loadgen_run("spfgate daemon 1 connection", self.daemon_target, self.warm, 1, self.args.requests // 10,
-                         warmup=2)
-        self.loadgen_run("spfgate daemon trivial", self.daemon_target, self.trivial, 100, self.args.requests, warmup=2)
+        self.one = self.loadgen_run("spfgate daemon 1 connection", self.daemon_target, self.warm, 1,
+                                    self.args.requests // 10, warmup=2)
+        self.ten = self.loadgen_run("spfgate daemon 10 connections", self.daemon_target, self.warm, 10,
+                                    self.args.requests // 3, warmup=2)
+        self.trivial_run = self.loadgen_run("spfgate daemon trivial", self.daemon_target, self.trivial, 100,
+                                            self.args.requests, warmup=2)
 
     def pypolicyd(self):
         target = "spawn:%s %s" % (POLICYD_SPF, self.conf)
@@ -345,6 +348,9 @@ class Bench:
         row("spfgate daemon, unix socket, 100 connections, warm (best of %d)" % len(self.daemon_runs), d, py)
         for r in self.daemon_runs:
             row("&nbsp;&nbsp;" + r["label"], r, py)
+        row("spfgate daemon, 10 connections, warm", self.ten, py)
+        row("spfgate daemon, 1 connection, warm", self.one, py)
+        row("spfgate daemon, 100 connections, a skipped client (protocol and engine, no checks)", self.trivial_run, py)
         row("spfgate spawn, 100 processes", sp, py)
         row("pypolicyd-spf spawn, 100 processes", py, py)
         row("pypolicyd-spf spawn, 10 processes (its warm-up pass)", self.py_ten, py)
