@@ -211,7 +211,7 @@ def cold_corpus(count):
 def cmd_zones(args):
     stale = []
     for name, make in ZONE_FILES.items():
-        path = os.path.join(ZONES_DIR, name)
+        path = os.path.join(args.zones_dir, name)
         text = make()
         if args.check:
             try:
@@ -241,6 +241,7 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     z = sub.add_parser("zones", help="write the zone templates into tests/dns/zones/")
     z.add_argument("--check", action="store_true", help="only compare; exit 1 if they differ")
+    z.add_argument("--zones-dir", default=ZONES_DIR, help="the source tree's tests/dns/zones (default: next to this script)")
     c = sub.add_parser("corpus", help="write a request corpus")
     c.add_argument("--kind", choices=("warm", "cold"), default="warm")
     c.add_argument("--count", type=int, default=2000)

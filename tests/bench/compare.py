@@ -87,7 +87,8 @@ class Bench:
             raise SystemExit("compare: %s is missing (apt-get install postfix-policyd-spf-python)" % POLICYD_SPF)
         if os.geteuid() != 0:
             raise SystemExit("compare: needs root (unbound on port 53, a private mount namespace for pypolicyd-spf)")
-        subprocess.run([PYTHON, BENCH_DATA, "zones", "--check"], check=True)
+        subprocess.run([PYTHON, BENCH_DATA, "zones", "--check", "--zones-dir", os.path.join(os.path.dirname(TESTDNS), "zones")],
+                       check=True)
         os.makedirs(self.dir, exist_ok=True)
         self.warm = os.path.join(self.dir, "corpus-warm.txt")
         self.cold_corpus = os.path.join(self.dir, "corpus-cold.txt")
@@ -160,7 +161,7 @@ class Bench:
     def cleanup(self):
         for _, p in self.procs:
             self.stop(p)
-        if not self.args.keep:
+        if not self.args.keep and hasattr(self, "dns"):
             subprocess.run([PYTHON, TESTDNS, "stop", "--dir", self.dns], check=False, stdout=subprocess.DEVNULL)
 
     # --- running the load generator ---------------------------------------------------------------------
@@ -464,6 +465,8 @@ def main():
     if not os.path.isdir(default_build):
         default_build = os.path.join(ROOT, "build")
     parser.add_argument("--build", default=default_build, help="build directory (default build-release, else build)")
+    parser.add_argument("--source", default=ROOT,
+                        help="spfgate source tree, for its test DNS (default: the tree this script is in)")
     parser.add_argument("--dir", default="/tmp/spfgate-bench", help="work directory (default /tmp/spfgate-bench)")
     parser.add_argument("--requests", type=int, default=300000, help="requests per spfgate daemon run")
     parser.add_argument("--py-requests", type=int, default=20000, help="requests per pypolicyd-spf run")
@@ -473,6 +476,10 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small numbers, to check the machinery")
     parser.add_argument("--keep", action="store_true", help="leave the test DNS running")
     args = parser.parse_args()
+    global TESTDNS
+    TESTDNS = os.path.join(os.path.abspath(args.source), "tests", "dns", "testdns.py")
+    if not os.path.exists(TESTDNS):
+        raise SystemExit("compare: no %s: run from a source tree, or name one with --source" % TESTDNS)
     if args.quick:
         args.requests, args.py_requests, args.repeat, args.startups, args.long_requests = 20000, 2000, 1, 5, 0
     if os.path.isdir(args.dir) and os.listdir(args.dir) and not os.path.exists(os.path.join(args.dir, "policyd-spf.conf")):
