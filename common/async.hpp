@@ -13,8 +13,10 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -22,11 +24,38 @@
 
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
 namespace spfgate {
 
+namespace detail {
+
+// What the tasks of one gather() share: their results, the first exception, and the waiting parent.
+template <class T>
+struct GatherState {
+  explicit GatherState(std::size_t n) : results(n), left(n) {}
+  std::vector<T> results;
+  std::exception_ptr error;
+  std::size_t left;  // tasks not finished yet
+  // The parent's continuation, once it waits. Emplaced, never assigned: any_completion_handler's move
+  // assignment recurses without end in Boost 1.81.
+  std::optional<boost::asio::any_completion_handler<void()>> parent;
+  std::optional<boost::asio::any_io_executor> executor;
+
+  void finished() {
+    if (--left != 0 || !parent) return;
+    boost::asio::any_completion_handler<void()> h(std::move(*parent));
+    parent.reset();
+    boost::asio::post(*executor, std::move(h));
+  }
+};
+
+}  // namespace detail
+
+// Runs the tasks concurrently: the first in this coroutine, the others spawned on its executor (one
+// co_spawn per extra task, no parallel_group: this is on the path of every request).
 template <class T>
 boost::asio::awaitable<std::vector<T>> gather(std::vector<boost::asio::awaitable<T>> tasks) {
   namespace asio = boost::asio;
@@ -37,16 +66,30 @@ boost::asio::awaitable<std::vector<T>> gather(std::vector<boost::asio::awaitable
     co_return one;
   }
   auto ex = co_await asio::this_coro::executor;
-  using Op = decltype(asio::co_spawn(ex, std::move(tasks.front()), asio::deferred));
-  std::vector<Op> ops;
-  ops.reserve(tasks.size());
-  for (auto& t : tasks) ops.push_back(asio::co_spawn(ex, std::move(t), asio::deferred));
-  auto [order, errors, results] = co_await asio::experimental::make_parallel_group(std::move(ops))
-                                      .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
-  (void)order;
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-  co_return std::move(results);
+  auto state = std::make_shared<detail::GatherState<T>>(tasks.size());
+  for (std::size_t i = 1; i < tasks.size(); ++i)
+    asio::co_spawn(ex, std::move(tasks[i]), [state, i](std::exception_ptr e, T value) {
+      if (e) {
+        if (!state->error) state->error = e;
+      } else {
+        state->results[i] = std::move(value);
+      }
+      state->finished();
+    });
+  try {
+    state->results[0] = co_await std::move(tasks.front());
+  } catch (...) {
+    if (!state->error) state->error = std::current_exception();
+  }
+  --state->left;
+  if (state->left > 0) {
+    state->executor.emplace(ex);
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+        [&state](asio::any_completion_handler<void()> handler) { state->parent.emplace(std::move(handler)); },
+        asio::use_awaitable);
+  }
+  if (state->error) std::rethrow_exception(state->error);
+  co_return std::move(state->results);
 }
 
 template <class T>

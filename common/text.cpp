@@ -1,5 +1,7 @@
 #include "common/text.hpp"
 
+#include <algorithm>
+
 namespace spfgate {
 namespace {
 
@@ -33,6 +35,9 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept 
 
 bool is_control(unsigned char c) noexcept { return c < 0x20 || c == 0x7F; }
 
+// Printable ASCII: kept as it is, so runs of it are copied whole.
+bool is_plain(char c) noexcept { return c >= 0x20 && c < 0x7F; }
+
 }  // namespace
 
 std::string sanitize(std::string_view text, std::size_t max_bytes) {
@@ -45,6 +50,15 @@ std::string sanitize(std::string_view text, std::size_t max_bytes) {
   std::string out;
   out.reserve(cut ? max_bytes : text.size());
   for (std::size_t i = 0; i < text.size();) {
+    std::size_t run = 0;  // the common case: a run of printable ASCII, copied at once
+    while (i + run < text.size() && is_plain(text[i + run])) ++run;
+    if (run > 0) {
+      const std::size_t room = budget - std::min(budget, out.size());
+      out.append(text.substr(i, std::min(run, room)));
+      if (run > room) break;
+      i += run;
+      continue;
+    }
     const unsigned char c = static_cast<unsigned char>(text[i]);
     const std::size_t len = is_control(c) ? 0 : utf8_sequence_length(text, i);
     if (out.size() + (len == 0 ? 1 : len) > budget) break;

@@ -152,6 +152,20 @@ void validate(boost::any& v, const std::vector<std::string>& values, Count*, int
   v = Count{n};
 }
 
+// "8m", "512k", "1g", "65536": a number of bytes.
+std::optional<std::size_t> parse_byte_size(std::string_view text) {
+  const std::string size = ascii_lower(trim(text));
+  std::size_t n = 0;
+  auto [ptr, ec] = std::from_chars(size.data(), size.data() + size.size(), n);
+  if (ec != std::errc() || ptr == size.data() || n > (std::size_t{1} << 40)) return std::nullopt;
+  const std::string_view unit(ptr, static_cast<std::size_t>(size.data() + size.size() - ptr));
+  if (unit.empty()) return n;
+  if (unit == "k") return n << 10;
+  if (unit == "m") return n << 20;
+  if (unit == "g") return n << 30;
+  return std::nullopt;
+}
+
 std::vector<std::string> split_list(std::string_view text) {
   std::vector<std::string> out;
   std::string item;
@@ -472,7 +486,15 @@ void build(Table& t, Settings& s) {
          if (ec != std::errc() || ptr == size.data() || n * mult < (64u << 10) || n * mult > (4ull << 30))
            throw BadValue("'" + v + "' is not a cache size between 64k and 4g (e.g. 4m)");
          s.dns_cache_bytes = n * mult;
-       }), "DNS message cache size; the RRset cache gets twice this (default 4m)");
+       }), "DNS message cache size; the RRset cache gets twice this (default 4m)")
+      ("dns-cache-entries", count(s.dns_cache_entries),
+       "answers kept in spfgate's own cache in front of libunbound's; 0 turns it off (default 20000)")
+      ("dns-cache-memory", po::value<std::string>()->notifier([&s](const std::string& v) {
+         const auto bytes = parse_byte_size(v);
+         if (!bytes || *bytes < (64u << 10) || *bytes > (1ull << 30))
+           throw BadValue("'" + v + "' is not a size between 64k and 1g (e.g. 8m)");
+         s.dns_cache_memory = *bytes;
+       }), "memory bound of that cache (default 8m)");
 
   for (const char* name : kMilterOnly) t.milter.add_options()(name, po::value<std::string>(), "milter only");
 

@@ -133,6 +133,9 @@ struct Settings {
   bool dnssec = true;
   Millis dns_query_timeout{10'000};
   std::size_t dns_cache_bytes = 4u << 20;    // libunbound msg-cache-size; the RRset cache gets twice this
+  // In-process answer cache in front of libunbound (policy/dns/caching_resolver.hpp): 0 entries turns it off.
+  std::size_t dns_cache_entries = 20000;     // dns-cache-entries
+  std::size_t dns_cache_memory = 8u << 20;   // dns-cache-memory: its bound in bytes
 };
 
 // The built-in defaults (the constructor leaves the list defaults empty; this fills them).

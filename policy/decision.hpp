@@ -19,7 +19,6 @@
 #include "config/settings.hpp"
 #include "policy/check.hpp"
 
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -31,7 +30,8 @@ std::string_view to_string(DecisionKind kind) noexcept;
 struct Decision {
   DecisionKind kind = DecisionKind::Dunno;
   std::string action;                  // the reply after "action=" (for Dunno: "dunno")
-  std::deque<std::string> later_headers;  // headers for later requests of the same message
+  std::vector<std::string> later_headers;  // headers for later requests of the same message (at most
+                                           // one or two: a vector, since std::deque allocates even empty)
   std::vector<std::string> unsent_headers;  // headers not prepended (Header_Type None / no transaction)
   std::string deciding_check;          // the check whose verdict decided (empty if none)
   bool error_result = false;

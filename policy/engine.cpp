@@ -193,7 +193,7 @@ asio::awaitable<Answer> Engine::evaluate(const PolicyRequest& request, dns::Reso
       } else if (!cached->pending_headers.empty() && request.can_prepend() && !settings_->prospective) {
         a.kind = DecisionKind::Prepend;
         a.action = "prepend " + cached->pending_headers.front();
-        cached->pending_headers.pop_front();
+        cached->pending_headers.erase(cached->pending_headers.begin());
         a.log_line = sanitize(prefix(request) + a.action, 2048);
       } else {
         a.action = "dunno";

@@ -15,17 +15,17 @@
 
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <list>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace spfgate::policy {
 
 struct CachedMessage {
   DecisionKind kind = DecisionKind::Dunno;
   std::string action;                  // repeated for Reject/Defer/DeferIfPermit/Accept
-  std::deque<std::string> pending_headers;  // still to be prepended, one per later request
+  std::vector<std::string> pending_headers;  // still to be prepended, one per later request, in order
   std::chrono::steady_clock::time_point created;
 };
 

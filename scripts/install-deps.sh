@@ -12,7 +12,7 @@ echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-
 
 BUILD="build-essential cmake pkg-config
   libboost1.81-dev libboost-program-options1.81-dev
-  libunbound-dev dns-root-data libspdlog-dev libfmt-dev libsystemd-dev libpcre2-dev"
+  libunbound-dev dns-root-data libspdlog-dev libfmt-dev libsystemd-dev libpcre2-dev libjemalloc-dev"
 TEST="python3 libgtest-dev libgmock-dev libyaml-cpp-dev libbenchmark-dev
   nsd unbound ldnsutils dnsutils postfix swaks libio-socket-inet6-perl postfix-policyd-spf-python
   clang libclang-rt-14-dev llvm iproute2 util-linux procps psmisc man-db groff-base systemd"

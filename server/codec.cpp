@@ -2,6 +2,8 @@
 
 #include "common/text.hpp"
 
+#include <algorithm>
+
 namespace spfgate::server {
 
 std::string_view to_string(Fault fault) noexcept {
@@ -21,8 +23,7 @@ void RequestParser::note(Fault fault, std::string_view excerpt) {
   request_.fault_detail = loggable(excerpt);
 }
 
-void RequestParser::end_line() {
-  std::string_view text = line_;
+void RequestParser::end_line(std::string_view text) {
   if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
   const auto eq = text.find('=');
   if (eq == std::string_view::npos || eq == 0 || text.find('\0') != std::string_view::npos) {
@@ -30,9 +31,10 @@ void RequestParser::end_line() {
   } else if (request_.attributes.size() >= limits_.max_attributes) {
     note(Fault::TooManyAttributes, text.substr(0, eq));
   } else {
+    // Postfix 3.7 sends 29 attributes: one allocation for all of them instead of six as the vector grows.
+    if (request_.attributes.empty()) request_.attributes.reserve(std::min<std::size_t>(limits_.max_attributes, 32));
     request_.attributes.emplace_back(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
   }
-  line_.clear();
 }
 
 ParseStatus RequestParser::feed(std::string_view& data) {
@@ -47,6 +49,16 @@ ParseStatus RequestParser::feed(std::string_view& data) {
     request_.bytes += take;
     const std::string_view piece = data.substr(0, lf == std::string_view::npos ? data.size() : lf);
     data.remove_prefix(take);
+    if (lf != std::string_view::npos && line_.empty() && !skipping_line_) {
+      // The common case: the whole line is in this chunk. Parse it where it is, without copying it.
+      if (piece.size() > limits_.max_line_length) {
+        note(Fault::LineTooLong, piece.substr(0, 64));
+        continue;
+      }
+      if (piece.empty() || piece == "\r") return ParseStatus::Request;
+      end_line(piece);
+      continue;
+    }
     if (!skipping_line_) {
       if (line_.size() + piece.size() > limits_.max_line_length) {
         note(Fault::LineTooLong, std::string(line_).append(piece.substr(0, 64)));
@@ -57,7 +69,7 @@ ParseStatus RequestParser::feed(std::string_view& data) {
       }
     }
     if (lf == std::string_view::npos) return ParseStatus::NeedMore;
-    // A complete line.
+    // A complete line that began in an earlier chunk.
     if (skipping_line_) {
       skipping_line_ = false;
       continue;
@@ -66,7 +78,8 @@ ParseStatus RequestParser::feed(std::string_view& data) {
       line_.clear();
       return ParseStatus::Request;
     }
-    end_line();
+    end_line(line_);
+    line_.clear();
   }
   return ParseStatus::NeedMore;
 }

@@ -69,7 +69,7 @@ class RequestParser {
   Fault fatal_fault() const noexcept { return fatal_; }
 
  private:
-  void end_line();
+  void end_line(std::string_view text);
   void note(Fault fault, std::string_view excerpt);
 
   CodecLimits limits_;

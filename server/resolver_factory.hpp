@@ -1,7 +1,8 @@
 // server/resolver_factory.hpp: the daemon's Resolver, built from the DNS settings.
 //
 // One libunbound context (validating with the root trust anchor unless dnssec = no), shared by every
-// connection so the cache is shared. Failure: throws std::runtime_error when libunbound rejects the
+// connection so the cache is shared, behind spfgate's own answer cache (dns-cache-entries, dns-cache-memory;
+// policy/dns/caching_resolver.hpp) unless that is turned off. Failure: throws std::runtime_error when libunbound rejects the
 // settings (bad resolver-config file, unreadable trust anchor).
 #pragma once
 

@@ -111,6 +111,7 @@ Server::~Server() {
   // io_context, which destroys every pending coroutine while the cache and the state they point to exist.
   state_->resolver = nullptr;
   resolver_.reset();
+  signals_.reset();  // an io object: it must go before its io_context (valgrind: use after free at exit)
   io_.reset();
   for (const auto& path : unix_paths_) ::unlink(path.c_str());
 }
@@ -276,7 +277,8 @@ void Server::reload() {
     if (fresh->listen != old.listen || fresh->user != old.user || fresh->group != old.group ||
         fresh->dns_forwarders != old.dns_forwarders || fresh->resolver_config != old.resolver_config ||
         fresh->trust_anchor_file != old.trust_anchor_file || fresh->dnssec != old.dnssec ||
-        fresh->dns_cache_bytes != old.dns_cache_bytes)
+        fresh->dns_cache_bytes != old.dns_cache_bytes || fresh->dns_cache_entries != old.dns_cache_entries ||
+        fresh->dns_cache_memory != old.dns_cache_memory)
       spdlog::warn("reload: listener, user and DNS settings changes take effect only after a restart");
     // Keep the spawn-mode flag: it comes from the command line and cannot change.
     if (fresh->spawn != old.spawn) throw config::Error("--spawn cannot change on reload");

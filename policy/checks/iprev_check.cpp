@@ -30,7 +30,8 @@ class IprevCheck final : public Check {
     v.kind = VerdictKind::Annotate;
     v.results.emplace_back("", std::string(to_string(ev.result)));
     const std::string comment = ev.confirmed_names.empty() ? std::string() : ev.confirmed_names.front();
-    v.ar_method = spf::resinfo_iprev(to_string(ev.result), *request.client, comment);
+    // Only Header_Type AR uses it (decide()); it costs as much to build as the header.
+    if (s.header_type.ar) v.ar_method = spf::resinfo_iprev(to_string(ev.result), *request.client, comment);
     v.log = std::string(to_string(ev.result)) +
             (ev.confirmed_names.empty() ? "" : " " + ev.confirmed_names.front()) +
             (ev.why.empty() ? "" : " (" + ev.why + ")") + (ev.secure ? " [dnssec]" : "");

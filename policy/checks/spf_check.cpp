@@ -187,7 +187,8 @@ class SpfCheck final : public Check {
                                : spf::received_spf_pypolicyd(io.outcome.result, identity, io.reason, in);
       v.headers.push_back(h.line());
     }
-    v.ar_method = spf::resinfo_spf_pypolicyd(io.outcome.result, identity, io.reason, in);
+    // Only Header_Type AR uses it (decide()); it costs as much to build as the header.
+    if (s.header_type.ar) v.ar_method = spf::resinfo_spf_pypolicyd(io.outcome.result, identity, io.reason, in);
     v.error_result = io.outcome.result == Result::PermError || io.outcome.result == Result::TempError;
     return v;
   }

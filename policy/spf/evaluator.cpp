@@ -1,13 +1,12 @@
 #include "policy/spf/evaluator.hpp"
 
+#include "common/async.hpp"
 #include "common/text.hpp"
 #include "policy/spf/excerpt.hpp"
 #include "policy/spf/macro.hpp"
 #include "policy/spf/record.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -217,22 +216,10 @@ class Evaluation {
   // Independent lookups of one mechanism (the addresses of its MX or PTR names) run concurrently; the
   // answers come back in the order of `names`, so what the caller makes of them does not depend on timing.
   asio::awaitable<std::vector<DnsAnswer>> lookup_all(std::vector<std::string> names, RrType type) {
-    if (names.size() <= 1) {
-      std::vector<DnsAnswer> answers;
-      for (std::string& name : names) answers.push_back(co_await lookup(std::move(name), type));
-      co_return answers;
-    }
-    auto executor = co_await asio::this_coro::executor;
-    using Op = decltype(asio::co_spawn(executor, lookup(std::string(), type), asio::deferred));
-    std::vector<Op> ops;
-    ops.reserve(names.size());
-    for (std::string& name : names)
-      ops.push_back(asio::co_spawn(executor, lookup(std::move(name), type), asio::deferred));
-    auto [order, errors, results] = co_await asio::experimental::make_parallel_group(std::move(ops))
-                                        .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
-    for (const std::exception_ptr& e : errors)
-      if (e) std::rethrow_exception(e);
-    co_return std::move(results);
+    std::vector<asio::awaitable<DnsAnswer>> lookups;
+    lookups.reserve(names.size());
+    for (std::string& name : names) lookups.push_back(lookup(std::move(name), type));
+    return gather(std::move(lookups));
   }
 
   // Whose record is fetched: the top one (kept with its character-strings for Outcome::record_strings; its
@@ -333,13 +320,13 @@ class Evaluation {
 
   // Evaluates one record (§4.6): mechanisms left to right, then redirect= if nothing matched.
   asio::awaitable<Result> evaluate(Frame f, std::string_view text) {
-    Record record;
-    std::string why;
-    std::string_view bad_term;
-    if (!parse_record(text, record, &why, &bad_term)) {
-      stop(f, bad_term, Result::PermError, std::move(why));
+    // Parsed once per distinct text and shared (the views of `record` point into parsed->text).
+    const std::shared_ptr<const ParsedRecord> parsed = parse_record_cached(text);
+    if (!parsed->ok) {
+      stop(f, parsed->bad_term, Result::PermError, parsed->error);
       co_return Result::PermError;
     }
+    const Record& record = parsed->record;
     if (tracing()) step(f, "record", excerpt(text, kMaxTracedRecord));
     for (const Mechanism& m : record.mechanisms) {
       const Match match = m.queries_dns() ? co_await dns_mechanism(f, m) : local_mechanism(f, m);

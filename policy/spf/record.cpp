@@ -4,6 +4,8 @@
 #include "policy/spf/macro.hpp"
 
 #include <array>
+#include <list>
+#include <unordered_map>
 
 namespace spfgate::spf {
 namespace {
@@ -313,6 +315,44 @@ bool parse_record(std::string_view text, Record& record, std::string* error, std
     i = end;
   }
   return true;
+}
+
+namespace {
+
+// Most recently used first; the index's keys are views into the entries' own text.
+class ParsedRecordCache {
+ public:
+  std::shared_ptr<const ParsedRecord> get(std::string_view text) {
+    if (const auto it = index_.find(text); it != index_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      return *it->second;
+    }
+    auto parsed = std::make_shared<ParsedRecord>();
+    parsed->text.assign(text);
+    std::string_view bad;
+    parsed->ok = parse_record(parsed->text, parsed->record, &parsed->error, &bad);
+    parsed->bad_term = bad;
+    if (text.size() > kMaxCachedRecordBytes) return parsed;
+    lru_.push_front(parsed);
+    index_.emplace(std::string_view(parsed->text), lru_.begin());
+    if (lru_.size() > kParsedRecordCacheEntries) {
+      index_.erase(std::string_view(lru_.back()->text));
+      lru_.pop_back();
+    }
+    return parsed;
+  }
+
+ private:
+  using Lru = std::list<std::shared_ptr<const ParsedRecord>>;
+  Lru lru_;
+  std::unordered_map<std::string_view, Lru::iterator> index_;
+};
+
+}  // namespace
+
+std::shared_ptr<const ParsedRecord> parse_record_cached(std::string_view text) {
+  thread_local ParsedRecordCache cache;
+  return cache.get(text);
 }
 
 }  // namespace spfgate::spf

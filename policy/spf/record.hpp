@@ -14,12 +14,15 @@
 // Failure: parse_record() returns false and sets *error to a pyspf-style permerror text ("Unknown mechanism
 // found: foo:bar"). Nothing throws except std::bad_alloc.
 // Limits: none; one pass over the text, one allocation for the mechanism list.
+// parse_record_cached() keeps recent results per thread (see there).
 #pragma once
 
 #include "common/ip.hpp"
 #include "policy/spf/evaluator.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,5 +72,22 @@ bool is_spf_record(const std::vector<std::string>& strings) noexcept;
 // at the offending term (empty if the record as a whole is at fault).
 bool parse_record(std::string_view text, Record& record, std::string* error = nullptr,
                   std::string_view* bad_term = nullptr);
+
+// parse_record()'s outcome for a text, owning that text (the Record's views point into `text`).
+struct ParsedRecord {
+  std::string text;
+  Record record;
+  bool ok = false;
+  std::string error;           // when !ok
+  std::string_view bad_term;   // when !ok: the offending term within `text` (may be empty)
+};
+
+// parse_record() through a small per-thread cache: the same few thousand records are evaluated over and
+// over (every message from a domain, every domain including a provider). The result is shared and
+// immutable; hold it while using the Record. Bounded (kParsedRecordCacheEntries, records over
+// kMaxCachedRecordBytes are parsed but not kept); the least recently used entry goes first.
+inline constexpr std::size_t kParsedRecordCacheEntries = 2048;
+inline constexpr std::size_t kMaxCachedRecordBytes = 4096;
+std::shared_ptr<const ParsedRecord> parse_record_cached(std::string_view text);
 
 }  // namespace spfgate::spf
