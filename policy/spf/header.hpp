@@ -21,14 +21,18 @@
 // key. Here a value that is not a safe token becomes a quoted-string ("..." with \" and \\ escaped), and
 // text inside a comment has "(", ")" and "\" escaped, so untrusted text cannot end a value or a comment.
 // Every request- or DNS-derived value first goes through sanitize() (no CR, LF, NUL or other controls,
-// valid UTF-8) and is bounded, so a field is one line well under RFC 5322's 998 octets.
+// valid UTF-8) and is bounded, so a field is one line that fits a policy reply ("PREPEND <field>" within the
+// codec's 510 octets, so that it reaches Postfix whole, never cut in the middle of a quoted value).
 //
 // Failure: never throws (except std::bad_alloc). AuthenticationResults::add*() return false and leave the
 // header unchanged when a resinfo would push it past kMaxHeaderLine.
-// Limits: the per-value bounds below; values are cut with "..." beyond them.
+// Limits: the per-value bounds below; values are cut with "..." beyond them. Ordinary values fit as they
+// are; when hostile or unusually long values would make a field longer than its budget, the field is built
+// again with smaller bounds (down to about a quarter), so it always fits.
 #pragma once
 
 #include "common/ip.hpp"
+#include "common/text.hpp"
 #include "policy/spf/evaluator.hpp"
 
 #include <cstddef>
@@ -42,10 +46,15 @@ namespace spfgate::spf {
 inline constexpr std::string_view kReceivedSpf = "Received-SPF";
 inline constexpr std::string_view kAuthenticationResults = "Authentication-Results";
 
-// RFC 5322 §2.1.1 allows 998 octets per line; every header built here, name included, stays under this.
-inline constexpr std::size_t kMaxHeaderLine = 900;
-// Bounds per value (octets, after escaping and quoting). Chosen so that the longest layout with every value
-// at its bound still fits kMaxHeaderLine (tests check this with hostile input).
+// RFC 5322 §2.1.1 allows 998 octets per line, but a header reaches Postfix inside a policy reply,
+// "PREPEND " + the field, which is one reply line of at most kMaxReplyLine (510) octets: every header built
+// here, name included, stays within this (tests and tests/fuzz check it with hostile input).
+inline constexpr std::size_t kMaxHeaderLine = kMaxReplyLine - std::string_view("PREPEND ").size();
+// The most an spf resinfo may take (resinfo_spf_pypolicyd, add_spf), so that an Authentication-Results field
+// with the authserv-id, the spf and an iprev resinfo at their bounds still fits kMaxHeaderLine.
+inline constexpr std::size_t kMaxSpfResinfo = 255;
+// Bounds per value (octets, after escaping and quoting) when the field fits with them; otherwise smaller
+// ones are used (see above).
 inline constexpr std::size_t kMaxHostValue = 80;      // helo, receiver, authserv-id, domain names
 inline constexpr std::size_t kMaxMailboxValue = 100;  // envelope-from
 inline constexpr std::size_t kMaxTextValue = 160;     // reason, explanation, problem, mechanism
