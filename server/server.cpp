@@ -106,6 +106,10 @@ Server::~Server() {
   // io_context, which destroys every pending coroutine while the cache and the state they point to exist.
   state_->resolver = nullptr;
   resolver_.reset();
+  // I/O objects must not outlive their io_context: the signal set's destructor calls into its service,
+  // which the io_context destroys (UBSan caught this at every exit).
+  signals_.reset();
+  close_listeners_.clear();
   io_.reset();
   for (const auto& path : unix_paths_) ::unlink(path.c_str());
 }
@@ -260,13 +264,17 @@ void Server::drop_privileges() {
 
 void Server::start_signals() {
   signals_.emplace(*io_, SIGTERM, SIGINT, SIGHUP);
+  // The pending handler owns the re-arming function, which holds only a weak reference to itself: a
+  // strong one would be a reference cycle, leaked at exit (LeakSanitizer).
   auto wait = std::make_shared<std::function<void()>>();
-  *wait = [this, wait] {
-    signals_->async_wait([this, wait](const boost::system::error_code& ec, int sig) {
+  *wait = [this, self = std::weak_ptr<std::function<void()>>(wait)] {
+    auto again = self.lock();
+    if (!again) return;
+    signals_->async_wait([this, again](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
         reload();
-        (*wait)();
+        (*again)();
       } else {
         begin_shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
       }
