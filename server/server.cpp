@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,6 +36,35 @@ namespace asio = boost::asio;
 namespace {
 
 std::string errno_text() { return std::strerror(errno); }
+
+// Descriptors the daemon needs besides one per connection: listeners, libunbound's sockets (it opens one
+// per outstanding query, up to its own limit), log and configuration files.
+constexpr rlim_t kSpareDescriptors = 256;
+
+// Every connection costs a descriptor, so the usual soft limit of 1024 would cap max-connections below its
+// default once DNS sockets are counted. Raise the soft limit to the hard limit (no privilege needed), and
+// say so when even that is too low for max-connections: accept() then fails with EMFILE, and the accept
+// loop logs it and retries.
+void raise_open_files_limit(unsigned max_connections) {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t before = rl.rlim_cur;
+  if (rl.rlim_cur != rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      spdlog::warn("cannot raise the open-files limit from {} to {}: {}", before, rl.rlim_max, errno_text());
+      rl.rlim_cur = before;
+    } else {
+      spdlog::info("open-files limit raised from {} to {}", before,
+                   rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(rl.rlim_cur));
+    }
+  }
+  const rlim_t needed = static_cast<rlim_t>(max_connections) + kSpareDescriptors;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed)
+    spdlog::warn("max-connections {} needs about {} open files, but the limit is {}: raise LimitNOFILE (systemd) "
+                 "or ulimit -n, or lower max-connections",
+                 max_connections, needed, rl.rlim_cur);
+}
 
 uid_t lookup_user(const std::string& name, gid_t* primary_group) {
   struct passwd* pw = ::getpwnam(name.c_str());
@@ -334,6 +364,7 @@ void Server::begin_shutdown(const char* why) {
 }
 
 int Server::run() {
+  raise_open_files_limit(state_->settings->max_connections);
   open_listeners();
   drop_privileges();
   start_signals();
