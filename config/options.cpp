@@ -98,6 +98,10 @@ struct StringList {
   std::vector<std::string> value;
 };
 
+// The longest duration any option takes: 10^9 seconds (about 31 years), so that now() + a duration (+ the
+// grace periods) always fits steady_clock's 64-bit nanosecond count.
+constexpr std::uint64_t kMaxDurationMs = 1'000'000'000'000;
+
 const std::string& single(const std::vector<std::string>& values) {
   if (values.size() != 1) throw BadValue("expects exactly one value");
   return values.front();
@@ -123,14 +127,16 @@ void validate(boost::any& v, const std::vector<std::string>& values, Duration*, 
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
   if (ec != std::errc() || ptr == s.data()) throw BadValue("'" + s + "' is not a duration (e.g. 30s, 500ms, 2m)");
   const std::string_view unit(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr));
-  std::uint64_t ms = 0;
-  if (unit.empty() || unit == "s") ms = n * 1000;
-  else if (unit == "ms") ms = n;
-  else if (unit == "m") ms = n * 60'000;
-  else if (unit == "h") ms = n * 3'600'000;
+  std::uint64_t per_unit = 0;
+  if (unit.empty() || unit == "s") per_unit = 1000;
+  else if (unit == "ms") per_unit = 1;
+  else if (unit == "m") per_unit = 60'000;
+  else if (unit == "h") per_unit = 3'600'000;
   else throw BadValue("'" + s + "' has an unknown unit (use ms, s, m or h)");
-  if (n > 1'000'000'000) throw BadValue("'" + s + "' is too large");
-  v = Duration{std::chrono::milliseconds(ms)};
+  // Bounded in milliseconds, not in the unit written: "1000000000h" would overflow the clock when added to
+  // now() (found by fuzz_config).
+  if (n > kMaxDurationMs / per_unit) throw BadValue("'" + s + "' is too large");
+  v = Duration{std::chrono::milliseconds(n * per_unit)};
 }
 
 void validate(boost::any& v, const std::vector<std::string>& values, WholeSeconds*, int) {
@@ -139,6 +145,7 @@ void validate(boost::any& v, const std::vector<std::string>& values, WholeSecond
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
   if (ec != std::errc() || ptr != s.data() + s.size() || s.empty())
     throw BadValue("'" + s + "' is not a whole number of seconds");
+  if (n > kMaxDurationMs / 1000) throw BadValue("'" + s + "' is too large");
   v = WholeSeconds{std::chrono::seconds(n)};
 }
 

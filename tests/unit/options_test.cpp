@@ -126,6 +126,11 @@ TEST(Options, DurationsAndDaemonOptions) {
   EXPECT_EQ(s.listen.size(), 2u);
   EXPECT_TRUE(s.spawn);
   EXPECT_NE(error_of({"--request-timeout=soon"}).find("not a duration"), std::string::npos);
+  // Found by fuzz_config: bounded in milliseconds, so that no duration overflows the clock.
+  EXPECT_NE(error_of({"--request-timeout=1000000000h"}).find("'1000000000h' is too large"), std::string::npos);
+  EXPECT_NE(error_of({"--idle-timeout=16666667m"}).find("too large"), std::string::npos);
+  EXPECT_NE(error_of({"--Lookup_Time=4000000000"}).find("too large"), std::string::npos);
+  EXPECT_EQ(load({"--idle-timeout=1000000000s"}).settings.idle_timeout, std::chrono::seconds(1000000000));
 }
 
 TEST(Options, CrossOptionChecks) {
