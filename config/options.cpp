@@ -513,6 +513,8 @@ std::vector<FileOption> read_config_file(const std::string& path) {
 }
 
 const po::option_description* find_option(const po::options_description& desc, std::string& name) {
+  // find_nothrow() throws ambiguous_option for an empty name (found by fuzz_config): no option has one.
+  if (name.empty()) return nullptr;
   if (const auto* d = desc.find_nothrow(name, false, false, false)) return d;
   std::string hyphenated = name;
   for (char& c : hyphenated)

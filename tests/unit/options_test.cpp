@@ -140,6 +140,13 @@ TEST(Options, CrossOptionChecks) {
   EXPECT_NE(load({"--Authserv_Id=HOSTNAME"}).settings.authserv_id, "HOSTNAME");
 }
 
+TEST(Options, OverridesThrowOnlyConfigErrors) {
+  // Found by fuzz_config: an empty option name made Program_options throw ambiguous_option.
+  EXPECT_THROW(with_overrides(defaults(), {{"", "x"}}), Error);
+  EXPECT_THROW(with_overrides(defaults(), {{"No_Such_Option", "x"}}), Error);
+  EXPECT_EQ(with_overrides(defaults(), {{"Lookup_Time", "5"}}).lookup_time, std::chrono::seconds(5));
+}
+
 TEST(Options, MissingFileIsAnError) {
   EXPECT_NE(error_of({"/nonexistent/spfgate.conf"}).find("cannot read the configuration file"), std::string::npos);
 }
