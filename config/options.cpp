@@ -482,6 +482,22 @@ void build(Table& t, Settings& s) {
   t.all.add(t.cli_only).add(t.policy).add(t.daemon).add(t.limits).add(t.checks).add(t.logging).add(t.dns).add(t.milter);
 }
 
+// Program_options fills "%value%", "%canonical_option%" and the like into its messages by replacing each
+// until none is left, which never ends when the text put in contains the placeholder itself: what() of
+// the error for "TestOnly = %value%" loops forever (found by fuzz_per_user; a per-user file is re-read while
+// serving, so that hung the daemon). Its message is used only when the offending text cannot do that.
+const char* placeholder_in(std::string_view text) {
+  for (const char* token : {"%value%", "%canonical_option%", "%option%", "%original_token%", "%prefix%"})
+    if (text.find(token) != std::string_view::npos) return token;
+  return nullptr;
+}
+
+std::string po_message(const po::error& e, std::string_view offending) {
+  if (const char* token = placeholder_in(offending))
+    return "'" + std::string(offending) + "' is not a valid value (it contains " + token + ")";
+  return e.what();
+}
+
 struct FileOption {
   std::string name;
   std::string value;
@@ -569,7 +585,9 @@ void store_file(const std::string& path, const Table& t, po::variables_map& vm) 
     } catch (const BadValue& e) {
       throw Error(path, where, lines.back()->name, e.what());
     } catch (const po::error& e) {
-      throw Error(path, where, lines.back()->name, e.what());
+      std::string values;
+      for (const auto& v : opt.value) values += v;
+      throw Error(path, where, lines.back()->name, po_message(e, values));
     }
   }
 }
@@ -645,7 +663,10 @@ Loaded load(const std::vector<std::string>& args) {
   } catch (const BadValue& e) {
     throw Error("command line: " + std::string(e.what()));
   } catch (const po::error& e) {
-    throw Error("command line: " + std::string(e.what()));
+    std::string_view offending;
+    for (const auto& a : args)
+      if (placeholder_in(a)) offending = a;
+    throw Error("command line: " + po_message(e, offending));
   }
   l.help = vm.count("help") > 0;
   l.version = vm.count("version") > 0;
@@ -683,7 +704,7 @@ Settings with_overrides(const Settings& base, const std::vector<std::pair<std::s
     } catch (const BadValue& e) {
       throw Error({}, 0, name, e.what());
     } catch (const po::error& e) {
-      throw Error({}, 0, name, e.what());
+      throw Error({}, 0, name, po_message(e, value));
     }
   }
   finish(t, l, vm);
