@@ -13,6 +13,7 @@ retries), not the resolver's minimisation steps.
 """
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -114,6 +115,7 @@ class DnsFault(unittest.TestCase):
 
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="spfgate-dnsfault-")
+        self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
         self.proxy = PrivateProxy(self.workdir, self.rules)
         self.addCleanup(self.proxy.stop)
         conf = resolver_config(self.workdir, self.proxy.port, self.zones)
