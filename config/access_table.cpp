@@ -645,7 +645,98 @@ std::size_t compile_pcre(Impl& t, int line, const RawPattern& raw, PcrePattern& 
   return captures;
 }
 
+// glibc's regcomp() builds a tree in which a repetition copies what it repeats ("a+" is "aa*", "a{100}" is a
+// hundred copies), so stacked or nested repetitions multiply: "l+++...+" (100 signs) or
+// "((a{99}){99}){99}" want gigabytes (found by fuzz_access_table). Postfix would try all the same; spfgate
+// refuses such a pattern at load instead of exhausting memory at start-up or on a reload.
+constexpr std::uint64_t kMaxRegexCopies = 100'000;
+
+// An upper bound on the number of nodes regcomp() builds for `re` (ERE, or BRE when !extended): every atom
+// costs 1, a repetition doubles (*, +, ?) or multiplies by its largest count ({n,m}) what it applies to, a
+// group costs the sum of its parts. Saturates above kMaxRegexCopies.
+std::uint64_t regex_copies(std::string_view re, bool extended) {
+  constexpr std::uint64_t cap = kMaxRegexCopies + 1;
+  const auto sat_mul = [&](std::uint64_t a, std::uint64_t b) { return a > cap / std::max<std::uint64_t>(b, 1) ? cap : a * b; };
+  const auto sat_add = [&](std::uint64_t a, std::uint64_t b) { return std::min(cap, a + b); };
+  struct Frame {
+    std::uint64_t total = 0;  // completed parts
+    std::uint64_t last = 0;   // the last atom, which a repetition applies to
+  };
+  std::vector<Frame> stack(1);
+  const auto atom = [&](std::uint64_t cost) {
+    Frame& f = stack.back();
+    f.total = sat_add(f.total, f.last);
+    f.last = cost;
+  };
+  for (std::size_t i = 0; i < re.size(); ++i) {
+    char c = re[i];
+    bool op = extended;  // whether ( ) { } + ? | are operators here (ERE) or need a backslash (BRE)
+    if (c == '\\' && i + 1 < re.size()) {
+      c = re[++i];
+      op = !extended;
+      if (std::string_view("(){}+?|").find(c) == std::string_view::npos) {
+        atom(1);
+        continue;
+      }
+    }
+    if (c == '[') {  // a bracket expression is one atom: skip to its end ("[]...]", "[^]...]", "[:alpha:]")
+      std::size_t j = i + 1;
+      if (j < re.size() && re[j] == '^') ++j;
+      if (j < re.size() && re[j] == ']') ++j;
+      while (j < re.size() && re[j] != ']') {
+        if (re[j] == '[' && j + 1 < re.size() && std::string_view(":.=").find(re[j + 1]) != std::string_view::npos) {
+          const auto close = re.find(std::string{re[j + 1], ']'}, j + 2);
+          j = close == std::string_view::npos ? re.size() : close + 2;
+        } else {
+          ++j;
+        }
+      }
+      i = j;
+      atom(1);
+      continue;
+    }
+    if (c == '*') {
+      stack.back().last = sat_mul(stack.back().last, 2);
+    } else if (op && (c == '+' || c == '?')) {
+      stack.back().last = sat_mul(stack.back().last, 2);
+    } else if (op && c == '{') {
+      // {n}, {n,}, {n,m}: the largest count (at most 0x7fff in glibc; more is an error there).
+      std::uint64_t n = 0, m = 0;
+      std::size_t j = i + 1;
+      while (j < re.size() && re[j] >= '0' && re[j] <= '9') n = std::min<std::uint64_t>(n * 10 + (re[j++] - '0'), cap);
+      m = n;
+      if (j < re.size() && re[j] == ',') {
+        ++j;
+        while (j < re.size() && re[j] >= '0' && re[j] <= '9') m = std::min<std::uint64_t>(m * 10 + (re[j++] - '0'), cap);
+        m = std::max(m, n);
+      }
+      stack.back().last = sat_mul(stack.back().last, m + 1);
+      while (j < re.size() && re[j] != '}') ++j;
+      i = j;
+    } else if (op && c == '(') {
+      stack.emplace_back();
+    } else if (op && c == ')' && stack.size() > 1) {
+      const std::uint64_t group = sat_add(stack.back().total, stack.back().last);
+      stack.pop_back();
+      atom(sat_add(group, 1));
+    } else if (op && c == '|') {
+      Frame& f = stack.back();
+      f.total = sat_add(f.total, f.last);
+      f.last = 0;
+    } else {
+      atom(1);
+    }
+  }
+  std::uint64_t total = 0;
+  for (const Frame& f : stack) total = sat_add(total, sat_add(f.total, f.last));
+  return total;
+}
+
 PosixRegex compile_posix(Impl& t, int line, const RawPattern& raw) {
+  if (regex_copies(raw.regex, (raw.posix_flags & REG_EXTENDED) != 0) > kMaxRegexCopies)
+    throw Error(t.path, line, {},
+                "regex too large: its repetitions (stacked, or nested with large counts) would make regcomp() build "
+                "more than " + std::to_string(kMaxRegexCopies) + " nodes; simplify it or use a pcre: table");
   PosixRegex re(new regex_t{});
   const int rc = regcomp(re.get(), raw.regex.c_str(), raw.posix_flags);
   if (rc != 0) {

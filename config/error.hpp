@@ -2,8 +2,11 @@
 //
 // Thrown while reading configuration files, access tables or option values; never while serving. It names
 // where the fault is (file and line when known, the option when known) so that the start-up message is
-// precise: "/etc/spfgate.conf:12: Lookup_Time: '2.5' is not a whole number of seconds".
+// precise: "/etc/spfgate.conf:12: Lookup_Time: '2.5' is not a whole number of seconds". what() is sanitised
+// (common/text.hpp: no control characters, valid UTF-8, bounded), as it quotes the file's text.
 #pragma once
+
+#include "common/text.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -35,8 +38,11 @@ class Error : public std::runtime_error {
       out += ": ";
     }
     if (!option.empty()) out += option + ": ";
-    return out + message;
+    // The message quotes what the file said, which may hold any byte (a NUL would even cut what() short):
+    // it goes to the log as one clean line.
+    return sanitize(out + message, kMaxErrorMessage);
   }
+  static constexpr std::size_t kMaxErrorMessage = 2048;
   std::string message_;
   std::string file_;
   int line_;

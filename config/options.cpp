@@ -99,6 +99,10 @@ struct StringList {
   std::vector<std::string> value;
 };
 
+// The longest duration any option takes: 10^9 seconds (about 31 years), so that now() + a duration (+ the
+// grace periods) always fits steady_clock's 64-bit nanosecond count.
+constexpr std::uint64_t kMaxDurationMs = 1'000'000'000'000;
+
 const std::string& single(const std::vector<std::string>& values) {
   if (values.size() != 1) throw BadValue("expects exactly one value");
   return values.front();
@@ -124,14 +128,16 @@ void validate(boost::any& v, const std::vector<std::string>& values, Duration*, 
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
   if (ec != std::errc() || ptr == s.data()) throw BadValue("'" + s + "' is not a duration (e.g. 30s, 500ms, 2m)");
   const std::string_view unit(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr));
-  std::uint64_t ms = 0;
-  if (unit.empty() || unit == "s") ms = n * 1000;
-  else if (unit == "ms") ms = n;
-  else if (unit == "m") ms = n * 60'000;
-  else if (unit == "h") ms = n * 3'600'000;
+  std::uint64_t per_unit = 0;
+  if (unit.empty() || unit == "s") per_unit = 1000;
+  else if (unit == "ms") per_unit = 1;
+  else if (unit == "m") per_unit = 60'000;
+  else if (unit == "h") per_unit = 3'600'000;
   else throw BadValue("'" + s + "' has an unknown unit (use ms, s, m or h)");
-  if (n > 1'000'000'000) throw BadValue("'" + s + "' is too large");
-  v = Duration{std::chrono::milliseconds(ms)};
+  // Bounded in milliseconds, not in the unit written: "1000000000h" would overflow the clock when added to
+  // now() (found by fuzz_config).
+  if (n > kMaxDurationMs / per_unit) throw BadValue("'" + s + "' is too large");
+  v = Duration{std::chrono::milliseconds(n * per_unit)};
 }
 
 void validate(boost::any& v, const std::vector<std::string>& values, WholeSeconds*, int) {
@@ -140,6 +146,7 @@ void validate(boost::any& v, const std::vector<std::string>& values, WholeSecond
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
   if (ec != std::errc() || ptr != s.data() + s.size() || s.empty())
     throw BadValue("'" + s + "' is not a whole number of seconds");
+  if (n > kMaxDurationMs / 1000) throw BadValue("'" + s + "' is too large");
   v = WholeSeconds{std::chrono::seconds(n)};
 }
 
@@ -501,6 +508,22 @@ void build(Table& t, Settings& s) {
   t.all.add(t.cli_only).add(t.policy).add(t.daemon).add(t.limits).add(t.checks).add(t.logging).add(t.dns).add(t.milter);
 }
 
+// Program_options fills "%value%", "%canonical_option%" and the like into its messages by replacing each
+// until none is left, which never ends when the text put in contains the placeholder itself: what() of
+// the error for "TestOnly = %value%" loops forever (found by fuzz_per_user; a per-user file is re-read while
+// serving, so that hung the daemon). Its message is used only when the offending text cannot do that.
+const char* placeholder_in(std::string_view text) {
+  for (const char* token : {"%value%", "%canonical_option%", "%option%", "%original_token%", "%prefix%"})
+    if (text.find(token) != std::string_view::npos) return token;
+  return nullptr;
+}
+
+std::string po_message(const po::error& e, std::string_view offending) {
+  if (const char* token = placeholder_in(offending))
+    return "'" + std::string(offending) + "' is not a valid value (it contains " + token + ")";
+  return e.what();
+}
+
 struct FileOption {
   std::string name;
   std::string value;
@@ -523,6 +546,8 @@ std::vector<FileOption> read_config_file(const std::string& path) {
 }
 
 const po::option_description* find_option(const po::options_description& desc, std::string& name) {
+  // find_nothrow() throws ambiguous_option for an empty name (found by fuzz_config): no option has one.
+  if (name.empty()) return nullptr;
   if (const auto* d = desc.find_nothrow(name, false, false, false)) return d;
   std::string hyphenated = name;
   for (char& c : hyphenated)
@@ -577,7 +602,9 @@ void store_file(const std::string& path, const Table& t, po::variables_map& vm) 
     } catch (const BadValue& e) {
       throw Error(path, where, lines.back()->name, e.what());
     } catch (const po::error& e) {
-      throw Error(path, where, lines.back()->name, e.what());
+      std::string values;
+      for (const auto& v : opt.value) values += v;
+      throw Error(path, where, lines.back()->name, po_message(e, values));
     }
   }
 }
@@ -653,7 +680,10 @@ Loaded load(const std::vector<std::string>& args) {
   } catch (const BadValue& e) {
     throw Error("command line: " + std::string(e.what()));
   } catch (const po::error& e) {
-    throw Error("command line: " + std::string(e.what()));
+    std::string_view offending;
+    for (const auto& a : args)
+      if (placeholder_in(a)) offending = a;
+    throw Error("command line: " + po_message(e, offending));
   }
   l.help = vm.count("help") > 0;
   l.version = vm.count("version") > 0;
@@ -691,7 +721,7 @@ Settings with_overrides(const Settings& base, const std::vector<std::pair<std::s
     } catch (const BadValue& e) {
       throw Error({}, 0, name, e.what());
     } catch (const po::error& e) {
-      throw Error({}, 0, name, e.what());
+      throw Error({}, 0, name, po_message(e, value));
     }
   }
   finish(t, l, vm);

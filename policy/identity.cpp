@@ -1,6 +1,7 @@
 #include "policy/identity.hpp"
 
 #include "common/text.hpp"
+#include "policy/spf/header.hpp"
 
 namespace spfgate::policy {
 
@@ -28,17 +29,41 @@ HeaderFields header_fields(const PolicyRequest& request, const config::Settings&
   return f;
 }
 
+namespace {
+
+// Text placed inside an RFC 5322 comment: "(", ")" and "\\" escaped, so that no value can end the comment
+// (a quoted-string means nothing inside a comment) and put its own keys into the header.
+std::string comment_text(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '(' || c == ')' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::string> bypass_headers(std::string_view comment, const HeaderFields& f,
                                         const config::Settings& settings) {
-  const std::string details = "client-ip=" + header_value(f.client_ip) + "; helo=" + header_value(f.raw_helo) +
-                              "; envelope-from=" + header_value(f.raw_sender) +
-                              "; receiver=" + header_value(f.receiver);
+  // Each header must fit one policy reply line ("PREPEND " + header, spf::kMaxHeaderLine): values are cut
+  // shorter until both do (ordinary values fit at the first bound, as pypolicyd-spf writes them).
+  std::string x_comment, ar;
+  for (const std::size_t max : {256u, 100u, 64u, 40u, 24u}) {
+    const std::string details = "client-ip=" + header_value(f.client_ip, max) +
+                                "; helo=" + header_value(f.raw_helo, max) +
+                                "; envelope-from=" + header_value(f.raw_sender, max) +
+                                "; receiver=" + header_value(f.receiver, max);
+    x_comment = "X-Comment: " + std::string(comment) + " - " + details + " ";
+    ar = "Authentication-Results: " + sanitize(settings.authserv_id, spf::kMaxHostValue) + "; none (" +
+         std::string(comment) + " -  " + comment_text(details) + ")";
+    if (x_comment.size() <= spf::kMaxHeaderLine && ar.size() <= spf::kMaxHeaderLine) break;
+  }
   std::vector<std::string> out;
   // With Header_Type None the header is still built: decide() logs it as "not prepended".
-  if (settings.header_type.spf || settings.header_type.none()) out.push_back("X-Comment: " + std::string(comment) + " - " + details + " ");
-  if (settings.header_type.ar)
-    out.push_back("Authentication-Results: " + settings.authserv_id + "; none (" + std::string(comment) +
-                  " -  " + details + ")");
+  if (settings.header_type.spf || settings.header_type.none()) out.push_back(std::move(x_comment));
+  if (settings.header_type.ar) out.push_back(std::move(ar));
   return out;
 }
 

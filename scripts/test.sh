@@ -1,10 +1,42 @@
 #!/bin/sh
 # Builds spfgate and runs its whole test suite, as CI does on a fresh Debian 12 machine.
 #   ./scripts/test.sh            everything
-#   ./scripts/test.sh -L unit    only one area (any ctest arguments are passed on)
+#   ./scripts/test.sh -L unit    only one area (any ctest arguments are passed on, to both builds)
+#
+# Two builds, each running every test:
+#  1. build/       GCC, -Werror: the build users get. The fuzz targets replay their seed corpus.
+#  2. build-fuzz/  clang with AddressSanitizer + UndefinedBehaviorSanitizer and libFuzzer: every test again
+#                  under the sanitizers, and each fuzz target fuzzes for a few seconds after its seeds.
+#                  A sanitizer report from any process (a test binary, the daemon the Python tests start, a
+#                  fuzz target) fails the run, even where the test itself did not notice: reports go to
+#                  build-fuzz/sanitizer-reports/, which must stay empty.
+# SPFGATE_SANITIZERS=no skips the second build (a quicker local run; CI does both).
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPFGATE_WERROR=ON
 cmake --build build -j2
 ctest --test-dir build --output-on-failure "$@"
+
+if [ "${SPFGATE_SANITIZERS:-yes}" = no ]; then
+  exit 0
+fi
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPFGATE_WERROR=ON \
+  -DSPFGATE_SANITIZE=ON -DSPFGATE_FUZZ=ON -DSPFGATE_BENCH=OFF
+cmake --build build-fuzz -j2
+reports="$PWD/build-fuzz/sanitizer-reports"
+rm -rf "$reports"
+mkdir -p "$reports"
+status=0
+ASAN_OPTIONS="log_path=$reports/report:detect_leaks=1:strict_string_checks=1:check_initialization_order=1" \
+UBSAN_OPTIONS="log_path=$reports/report:print_stacktrace=1:halt_on_error=1" \
+  ctest --test-dir build-fuzz --output-on-failure "$@" || status=$?
+if [ -n "$(ls -A "$reports")" ]; then
+  echo "sanitizer reports (build-fuzz/sanitizer-reports):" >&2
+  for f in "$reports"/*; do
+    echo "==> $f" >&2
+    cat "$f" >&2
+  done
+  status=1
+fi
+exit "$status"

@@ -61,7 +61,10 @@ ParseStatus RequestParser::feed(std::string_view& data) {
     }
     if (!skipping_line_) {
       if (line_.size() + piece.size() > limits_.max_line_length) {
-        note(Fault::LineTooLong, std::string(line_).append(piece.substr(0, 64)));
+        // The start of the line, however the peer's bytes were split into reads.
+        std::string head = line_.substr(0, 64);
+        head.append(piece.substr(0, 64 - head.size()));
+        note(Fault::LineTooLong, head);
         line_.clear();
         skipping_line_ = true;
       } else {

@@ -64,8 +64,19 @@ void setup_logging(const config::Settings& s) {
   spdlog::set_default_logger(logger);
 }
 
-void RateLimitedLog::warn(const std::string& key, const std::string& message) {
+std::string RateLimitedLog::key_of(const std::string& peer) {
+  // "<listener>#<n>" (a unix-socket connection) and "<address>:<port>" (a TCP client): drop the part that
+  // changes with every connection.
+  const auto cut = peer.find_last_of("#:");
+  if (cut == std::string::npos || cut + 1 == peer.size()) return peer;
+  for (std::size_t i = cut + 1; i < peer.size(); ++i)
+    if (peer[i] < '0' || peer[i] > '9') return peer;
+  return peer.substr(0, cut);
+}
+
+void RateLimitedLog::warn(const std::string& peer, const std::string& message) {
   const auto now = std::chrono::steady_clock::now();
+  const std::string key = key_of(peer);
   auto it = slots_.find(key);
   if (it == slots_.end()) {
     if (slots_.size() >= max_keys_) {

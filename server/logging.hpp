@@ -25,12 +25,16 @@ void setup_logging(const config::Settings& settings);
 
 spdlog::level::level_enum level_for(const config::Settings& settings);
 
-// At most one line per key (e.g. the peer) per interval; the next line says how many were suppressed.
+// At most one line per peer per interval; the next line says how many were suppressed. A peer is the
+// client, not the connection: "192.0.2.1:41234" counts as 192.0.2.1 and "unix:/run/x.sock#12" as its
+// listener, so a flood of new connections cannot flood the log either (key_of()).
 class RateLimitedLog {
  public:
   explicit RateLimitedLog(std::chrono::seconds interval = std::chrono::seconds(60), std::size_t max_keys = 4096)
       : interval_(interval), max_keys_(max_keys) {}
-  void warn(const std::string& key, const std::string& message);
+  void warn(const std::string& peer, const std::string& message);
+  // The key a peer's warnings are counted under: the peer without a trailing ":<port>" or "#<connection>".
+  static std::string key_of(const std::string& peer);
 
  private:
   struct Slot {

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,6 +38,35 @@ namespace asio = boost::asio;
 namespace {
 
 std::string errno_text() { return std::strerror(errno); }
+
+// Descriptors the daemon needs besides one per connection: listeners, libunbound's sockets (it opens one
+// per outstanding query, up to its own limit), log and configuration files.
+constexpr rlim_t kSpareDescriptors = 256;
+
+// Every connection costs a descriptor, so the usual soft limit of 1024 would cap max-connections below its
+// default once DNS sockets are counted. Raise the soft limit to the hard limit (no privilege needed), and
+// say so when even that is too low for max-connections: accept() then fails with EMFILE, and the accept
+// loop logs it and retries.
+void raise_open_files_limit(unsigned max_connections) {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t before = rl.rlim_cur;
+  if (rl.rlim_cur != rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      spdlog::warn("cannot raise the open-files limit from {} to {}: {}", before, rl.rlim_max, errno_text());
+      rl.rlim_cur = before;
+    } else {
+      spdlog::info("open-files limit raised from {} to {}", before,
+                   rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(rl.rlim_cur));
+    }
+  }
+  const rlim_t needed = static_cast<rlim_t>(max_connections) + kSpareDescriptors;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed)
+    spdlog::warn("max-connections {} needs about {} open files, but the limit is {}: raise LimitNOFILE (systemd) "
+                 "or ulimit -n, or lower max-connections",
+                 max_connections, needed, rl.rlim_cur);
+}
 
 uid_t lookup_user(const std::string& name, gid_t* primary_group) {
   struct passwd* pw = ::getpwnam(name.c_str());
@@ -111,7 +141,12 @@ Server::~Server() {
   // io_context, which destroys every pending coroutine while the cache and the state they point to exist.
   state_->resolver = nullptr;
   resolver_.reset();
-  signals_.reset();  // an io object: it must go before its io_context (valgrind: use after free at exit)
+  // I/O objects must not outlive their io_context: the signal set's destructor calls into its service,
+  // which the io_context destroys (UBSan caught this at every exit).
+  signals_.reset();
+  close_listeners_.clear();
+  close_metrics_ = nullptr;
+  stats_timer_.reset();
   io_.reset();
   for (const auto& path : unix_paths_) ::unlink(path.c_str());
 }
@@ -253,13 +288,17 @@ void Server::drop_privileges() {
 
 void Server::start_signals() {
   signals_.emplace(*io_, SIGTERM, SIGINT, SIGHUP);
+  // The pending handler owns the re-arming function, which holds only a weak reference to itself: a
+  // strong one would be a reference cycle, leaked at exit (LeakSanitizer).
   auto wait = std::make_shared<std::function<void()>>();
-  *wait = [this, wait] {
-    signals_->async_wait([this, wait](const boost::system::error_code& ec, int sig) {
+  *wait = [this, self = std::weak_ptr<std::function<void()>>(wait)] {
+    auto again = self.lock();
+    if (!again) return;
+    signals_->async_wait([this, again](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
         reload();
-        (*wait)();
+        (*again)();
       } else {
         begin_shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
       }
@@ -336,16 +375,20 @@ void Server::start_observability() {
   if (s.stats_interval.count() > 0) {
     stats_timer_ = std::make_shared<asio::steady_timer>(*io_);
     auto timer = stats_timer_;
+    // The pending wait holds the only strong reference to the tick, so a cancelled timer frees it (a tick
+    // holding itself would be a cycle that outlives the io_context).
     auto tick = std::make_shared<std::function<void()>>();
-    *tick = [timer, tick, state] {
+    *tick = [timer, weak_tick = std::weak_ptr<std::function<void()>>(tick), state] {
+      auto self = weak_tick.lock();
+      if (!self) return;
       timer->expires_after(state->settings->stats_interval.count() > 0 ? state->settings->stats_interval
                                                                        : std::chrono::milliseconds(3'600'000));
-      timer->async_wait([timer, tick, state](const boost::system::error_code& ec) {
+      timer->async_wait([timer, self, state](const boost::system::error_code& ec) {
         if (ec) return;
         Metrics& m = metrics();
         m.set(m.ids().connections_open, {}, static_cast<double>(state->connections.size()));
         if (state->settings->stats_interval.count() > 0) spdlog::info("stats: {}", m.summary());
-        (*tick)();
+        (*self)();
       });
     };
     (*tick)();
@@ -353,6 +396,7 @@ void Server::start_observability() {
 }
 
 int Server::run() {
+  raise_open_files_limit(state_->settings->max_connections);
   open_listeners();
   drop_privileges();
   start_signals();

@@ -188,7 +188,9 @@ class SpfCheck final : public Check {
       v.headers.push_back(h.line());
     }
     // Only Header_Type AR uses it (decide()); it costs as much to build as the header.
-    if (s.header_type.ar) v.ar_method = spf::resinfo_spf_pypolicyd(io.outcome.result, identity, io.reason, in);
+    if (s.header_type.ar)
+      v.ar_method = spf::resinfo_spf_pypolicyd(io.outcome.result, identity, io.reason, in,
+                                               spf::AuthenticationResults(s.authserv_id).spf_budget());
     v.error_result = io.outcome.result == Result::PermError || io.outcome.result == Result::TempError;
     return v;
   }

@@ -161,6 +161,9 @@ class UnboundResolver::Impl : public std::enable_shared_from_this<Impl> {
 
   // Per-operation cancellation: hop to the strand; never complete from inside the slot's own call.
   struct CancelHandler {
+    // A constructor, not an aggregate: emplace() constructs it with parentheses, which clang 14 cannot do
+    // for aggregates (P0960).
+    CancelHandler(std::weak_ptr<Impl> owner, std::uint64_t id) : impl(std::move(owner)), serial(id) {}
     std::weak_ptr<Impl> impl;
     std::uint64_t serial;
     void operator()(asio::cancellation_type type) const {

@@ -9,6 +9,29 @@ namespace {
 
 constexpr std::string_view kEllipsis = "...";
 
+// The per-value bounds one field is built with: the documented ones first, then smaller ones for a field
+// whose values would otherwise make it longer than its budget. With the last step every layout fits even
+// when every value is at its bound (the longest, RFC 7208 Received-SPF, takes about 380 octets).
+struct Bounds {
+  std::size_t host, mailbox, text, comment;
+};
+constexpr Bounds kSteps[] = {{kMaxHostValue, kMaxMailboxValue, kMaxTextValue, kMaxCommentName},
+                             {64, 80, 120, 48},
+                             {48, 64, 80, 32},
+                             {32, 40, 48, 24},
+                             {20, 24, 24, 16}};
+
+// build(bounds) with the first bounds whose result fits `budget` octets (the last ones otherwise).
+template <class Build>
+std::string fitted(std::size_t budget, Build build) {
+  std::string out;
+  for (const Bounds& b : kSteps) {
+    out = build(b);
+    if (out.size() <= budget) break;
+  }
+  return out;
+}
+
 bool is_alnum(unsigned char c) noexcept {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -150,7 +173,7 @@ std::string_view domain_of(std::string_view sender) noexcept {
 
 // "client-ip=..; helo=..; envelope-from=..; receiver=.." as pypolicyd-spf writes it (inside the AR comment
 // and, with a leading "identity=..; ", in Received-SPF).
-void append_pypolicyd_pairs(std::string& out, const HeaderInputs& in, bool in_comment) {
+void append_pypolicyd_pairs(std::string& out, const HeaderInputs& in, bool in_comment, const Bounds& b) {
   const auto value = [&](std::string_view v, std::size_t max) {
     if (in_comment) append_comment(out, v, max);
     else append_pypolicyd_value(out, v, max);
@@ -158,12 +181,12 @@ void append_pypolicyd_pairs(std::string& out, const HeaderInputs& in, bool in_co
   out += "client-ip=";
   out += in.client.to_string();  // an address we parsed: hex digits, dots and colons only
   out += "; helo=";
-  value(in.helo, kMaxHostValue);
+  value(in.helo, b.host);
   out += "; envelope-from=";
   if (in.sender.empty()) out += "<>";
-  else value(in.sender, kMaxMailboxValue);
+  else value(in.sender, b.mailbox);
   out += "; receiver=";
-  value(in.receiver, kMaxHostValue);
+  value(in.receiver, b.host);
 }
 
 }  // namespace
@@ -185,17 +208,20 @@ std::string pypolicyd_reason(const Outcome& outcome) {
 HeaderField received_spf_pypolicyd(Result result, Identity identity, std::string_view reason,
                                    const HeaderInputs& in) {
   HeaderField h{kReceivedSpf, {}};
-  std::string& v = h.value;
-  v.reserve(256);
-  v += to_capitalized(result);
-  v += " (";
-  if (identity == Identity::MailFrom) v += "mailfrom";  // pypolicyd-spf puts the identity here, not a reason
-  else append_comment(v, reason, kMaxTextValue);
-  v += ") identity=";
-  v += to_string(identity);
-  v += "; ";
-  append_pypolicyd_pairs(v, in, false);
-  v += ' ';  // pypolicyd-spf ends the field with one space; log parsers (Debian logcheck) expect it
+  h.value = fitted(kMaxHeaderLine - kReceivedSpf.size() - 2, [&](const Bounds& b) {
+    std::string v;
+    v.reserve(256);
+    v += to_capitalized(result);
+    v += " (";
+    if (identity == Identity::MailFrom) v += "mailfrom";  // pypolicyd-spf puts the identity here, not a reason
+    else append_comment(v, reason, b.text);
+    v += ") identity=";
+    v += to_string(identity);
+    v += "; ";
+    append_pypolicyd_pairs(v, in, false, b);
+    v += ' ';  // pypolicyd-spf ends the field with one space; log parsers (Debian logcheck) expect it
+    return v;
+  });
   return h;
 }
 
@@ -204,48 +230,51 @@ HeaderField received_spf_pypolicyd(const Outcome& outcome, Identity identity, co
 }
 
 HeaderField received_spf_rfc7208(const Outcome& outcome, Identity identity, const HeaderInputs& in) {
-  // The comment names the identity checked: the sender mailbox for MAIL FROM, the HELO name for HELO.
-  const std::string who = sanitize(identity == Identity::MailFrom ? in.sender : in.helo, kMaxCommentName);
-  const std::string ip = in.client.to_string();
-  std::string text;
-  switch (outcome.result) {
-    case Result::Pass: text = "domain of " + who + " designates " + ip + " as permitted sender"; break;
-    case Result::Fail: text = "domain of " + who + " does not designate " + ip + " as permitted sender"; break;
-    case Result::SoftFail:
-      text = "transitioning domain of " + who + " does not designate " + ip + " as permitted sender";
-      break;
-    case Result::Neutral: text = ip + " is neither permitted nor denied by domain of " + who; break;
-    case Result::None: text = "domain of " + who + " does not designate permitted sender hosts"; break;
-    case Result::PermError: text = "permanent error in processing domain of " + who; break;
-    case Result::TempError: text = "temporary error in processing during lookup of " + who; break;
-  }
   HeaderField h{kReceivedSpf, {}};
-  std::string& v = h.value;
-  v.reserve(320);
-  v += to_string(outcome.result);
-  v += " (";
-  if (!in.receiver.empty()) {
-    append_comment(v, in.receiver, kMaxCommentName);
-    v += ": ";
-  }
-  append_comment(v, text, 2 * kMaxCommentName + 96);  // the fixed words plus two bounded names and an IP
-  v += ")";
-  bool first_pair = true;
-  const auto pair = [&](std::string_view key, std::string_view value, std::size_t max) {
-    v += first_pair ? " " : "; ";
-    first_pair = false;
-    v += key;
-    v += '=';
-    append_rfc7208_value(v, value, max);
-  };
-  if (!in.receiver.empty()) pair("receiver", in.receiver, kMaxHostValue);
-  pair("client-ip", ip, kMaxHostValue);
-  if (!in.sender.empty()) pair("envelope-from", in.sender, kMaxMailboxValue);
-  if (!in.helo.empty()) pair("helo", in.helo, kMaxHostValue);
-  pair("identity", to_string(identity), kMaxHostValue);
-  const bool error = outcome.result == Result::PermError || outcome.result == Result::TempError;
-  if (error && !outcome.problem.empty()) pair("problem", outcome.problem, kMaxTextValue);
-  else if (!error && !outcome.mechanism.empty()) pair("mechanism", outcome.mechanism, kMaxTextValue);
+  h.value = fitted(kMaxHeaderLine - kReceivedSpf.size() - 2, [&](const Bounds& b) {
+    // The comment names the identity checked: the sender mailbox for MAIL FROM, the HELO name for HELO.
+    const std::string who = sanitize(identity == Identity::MailFrom ? in.sender : in.helo, b.comment);
+    const std::string ip = in.client.to_string();
+    std::string text;
+    switch (outcome.result) {
+      case Result::Pass: text = "domain of " + who + " designates " + ip + " as permitted sender"; break;
+      case Result::Fail: text = "domain of " + who + " does not designate " + ip + " as permitted sender"; break;
+      case Result::SoftFail:
+        text = "transitioning domain of " + who + " does not designate " + ip + " as permitted sender";
+        break;
+      case Result::Neutral: text = ip + " is neither permitted nor denied by domain of " + who; break;
+      case Result::None: text = "domain of " + who + " does not designate permitted sender hosts"; break;
+      case Result::PermError: text = "permanent error in processing domain of " + who; break;
+      case Result::TempError: text = "temporary error in processing during lookup of " + who; break;
+    }
+    std::string v;
+    v.reserve(320);
+    v += to_string(outcome.result);
+    v += " (";
+    if (!in.receiver.empty()) {
+      append_comment(v, in.receiver, b.comment);
+      v += ": ";
+    }
+    append_comment(v, text, 2 * b.comment + 96);  // the fixed words plus two bounded names and an IP
+    v += ")";
+    bool first_pair = true;
+    const auto pair = [&](std::string_view key, std::string_view value, std::size_t max) {
+      v += first_pair ? " " : "; ";
+      first_pair = false;
+      v += key;
+      v += '=';
+      append_rfc7208_value(v, value, max);
+    };
+    if (!in.receiver.empty()) pair("receiver", in.receiver, b.host);
+    pair("client-ip", ip, kMaxHostValue);  // an address we printed: at most 45 octets
+    if (!in.sender.empty()) pair("envelope-from", in.sender, b.mailbox);
+    if (!in.helo.empty()) pair("helo", in.helo, b.host);
+    pair("identity", to_string(identity), kMaxHostValue);
+    const bool error = outcome.result == Result::PermError || outcome.result == Result::TempError;
+    if (error && !outcome.problem.empty()) pair("problem", outcome.problem, b.text);
+    else if (!error && !outcome.mechanism.empty()) pair("mechanism", outcome.mechanism, b.text);
+    return v;
+  });
   return h;
 }
 
@@ -261,28 +290,36 @@ bool AuthenticationResults::append(std::string resinfo) {
   return true;
 }
 
-std::string resinfo_spf_pypolicyd(Result result, Identity identity, std::string_view reason, const HeaderInputs& in) {
-  std::string r = "spf=";
-  r += to_string(result);
-  r += " (";
-  append_comment(r, reason, kMaxTextValue);
-  r += ") ";
-  if (identity == Identity::MailFrom) {
-    r += "smtp.mailfrom=";
-    append_rfc8601_value(r, domain_of(in.sender), kMaxHostValue);
-  } else {
-    r += "smtp.helo=";
-    append_rfc8601_value(r, in.helo, kMaxHostValue);
-  }
-  r += " (";
-  append_pypolicyd_pairs(r, in, true);
-  r += ")";
-  return r;
+std::string resinfo_spf_pypolicyd(Result result, Identity identity, std::string_view reason, const HeaderInputs& in,
+                                  std::size_t budget) {
+  return fitted(budget, [&](const Bounds& b) {
+    std::string r = "spf=";
+    r += to_string(result);
+    r += " (";
+    append_comment(r, reason, b.text);
+    r += ") ";
+    if (identity == Identity::MailFrom) {
+      r += "smtp.mailfrom=";
+      append_rfc8601_value(r, domain_of(in.sender), b.host);
+    } else {
+      r += "smtp.helo=";
+      append_rfc8601_value(r, in.helo, b.host);
+    }
+    r += " (";
+    append_pypolicyd_pairs(r, in, true, b);
+    r += ")";
+    return r;
+  });
 }
 
 bool AuthenticationResults::add_spf(Result result, Identity identity, std::string_view reason,
                                     const HeaderInputs& in) {
-  return append(resinfo_spf_pypolicyd(result, identity, reason, in));
+  return append(resinfo_spf_pypolicyd(result, identity, reason, in, spf_budget()));
+}
+
+std::size_t AuthenticationResults::spf_budget() const noexcept {
+  const std::size_t taken = size_ + 2 + 2 + kMaxIprevResinfo;  // "; " <spf> "; " <iprev>
+  return taken < kMaxHeaderLine ? kMaxHeaderLine - taken : 0;
 }
 
 bool AuthenticationResults::add_spf(const Outcome& outcome, Identity identity, const HeaderInputs& in) {

@@ -21,14 +21,18 @@
 // key. Here a value that is not a safe token becomes a quoted-string ("..." with \" and \\ escaped), and
 // text inside a comment has "(", ")" and "\" escaped, so untrusted text cannot end a value or a comment.
 // Every request- or DNS-derived value first goes through sanitize() (no CR, LF, NUL or other controls,
-// valid UTF-8) and is bounded, so a field is one line well under RFC 5322's 998 octets.
+// valid UTF-8) and is bounded, so a field is one line that fits a policy reply ("PREPEND <field>" within the
+// codec's 510 octets, so that it reaches Postfix whole, never cut in the middle of a quoted value).
 //
 // Failure: never throws (except std::bad_alloc). AuthenticationResults::add*() return false and leave the
 // header unchanged when a resinfo would push it past kMaxHeaderLine.
-// Limits: the per-value bounds below; values are cut with "..." beyond them.
+// Limits: the per-value bounds below; values are cut with "..." beyond them. Ordinary values fit as they
+// are; when hostile or unusually long values would make a field longer than its budget, the field is built
+// again with smaller bounds (down to about a quarter), so it always fits.
 #pragma once
 
 #include "common/ip.hpp"
+#include "common/text.hpp"
 #include "policy/spf/evaluator.hpp"
 
 #include <cstddef>
@@ -42,10 +46,18 @@ namespace spfgate::spf {
 inline constexpr std::string_view kReceivedSpf = "Received-SPF";
 inline constexpr std::string_view kAuthenticationResults = "Authentication-Results";
 
-// RFC 5322 §2.1.1 allows 998 octets per line; every header built here, name included, stays under this.
-inline constexpr std::size_t kMaxHeaderLine = 900;
-// Bounds per value (octets, after escaping and quoting). Chosen so that the longest layout with every value
-// at its bound still fits kMaxHeaderLine (tests check this with hostile input).
+// RFC 5322 §2.1.1 allows 998 octets per line, but a header reaches Postfix inside a policy reply,
+// "PREPEND " + the field, which is one reply line of at most kMaxReplyLine (510) octets: every header built
+// here, name included, stays within this (tests and tests/fuzz check it with hostile input).
+inline constexpr std::size_t kMaxHeaderLine = kMaxReplyLine - std::string_view("PREPEND ").size();
+// The most an iprev resinfo takes: "iprev=temperror (<comment, kMaxCommentName>) policy.iprev=<quoted IPv6>".
+inline constexpr std::size_t kMaxIprevResinfo = 144;
+// The most an spf resinfo may take when the authserv-id is at its bound (kMaxHostValue), so that the spf and
+// an iprev resinfo at their bounds still fit kMaxHeaderLine. A shorter authserv-id leaves more room
+// (AuthenticationResults::spf_budget()), so that ordinary values stand uncut, as pypolicyd-spf writes them.
+inline constexpr std::size_t kMaxSpfResinfo = 250;
+// Bounds per value (octets, after escaping and quoting) when the field fits with them; otherwise smaller
+// ones are used (see above).
 inline constexpr std::size_t kMaxHostValue = 80;      // helo, receiver, authserv-id, domain names
 inline constexpr std::size_t kMaxMailboxValue = 100;  // envelope-from
 inline constexpr std::size_t kMaxTextValue = 160;     // reason, explanation, problem, mechanism
@@ -108,6 +120,8 @@ class AuthenticationResults {
   bool add_resinfo(std::string resinfo);
 
   bool empty() const noexcept { return resinfos_.empty(); }
+  // The room for an spf resinfo in this header that still leaves room for an iprev one at its bound.
+  std::size_t spf_budget() const noexcept;
   HeaderField field() const;
 
  private:
@@ -120,7 +134,10 @@ class AuthenticationResults {
 
 // The resinfo strings the methods above append, for callers that gather them before building one header
 // (the pipeline joins spf and iprev results of different checks into one Authentication-Results).
-std::string resinfo_spf_pypolicyd(Result result, Identity identity, std::string_view reason, const HeaderInputs& in);
+// `budget`: the most the resinfo may take (values are cut shorter until it fits); for the header it will
+// join, AuthenticationResults(authserv_id).spf_budget().
+std::string resinfo_spf_pypolicyd(Result result, Identity identity, std::string_view reason, const HeaderInputs& in,
+                                  std::size_t budget = kMaxSpfResinfo);
 std::string resinfo_iprev(std::string_view result, const IpAddress& client, std::string_view comment = {});
 std::string resinfo(std::string_view method, std::string_view result, std::string_view comment,
                     std::initializer_list<AuthProperty> properties);

@@ -146,7 +146,8 @@ class TermParser {
     const auto type = mechanism_type(name);
     if (!type) {
       // pyspf tells "=all" or "!a" apart from an unknown name.
-      if (!explicit_qualifier && !body.empty() && !is_alpha(body[0]) && mechanism_type(name.substr(1)))
+      // (A term that starts with ':' or '/' has an empty name: nothing to strip.)
+      if (!explicit_qualifier && !name.empty() && !is_alpha(name[0]) && mechanism_type(name.substr(1)))
         return fail("Unknown qualifier, RFC 4408 para 4.6.1, found in", t);
       return fail("Unknown mechanism found", t);
     }

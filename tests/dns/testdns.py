@@ -73,7 +73,22 @@ def quoted(strings):
     return " ".join('"%s"' % s for s in strings)
 
 
-PLACEHOLDERS = {"BIG_SPF": quoted(BIG_SPF_STRINGS), "MEDIUM_TXT": quoted(MEDIUM_TXT_STRINGS)}
+def wide_spf_tree():
+    """Zone lines of a three-level SPF include tree under "wide" (10 x 10 x 10 leaves), names relative to
+    the zone; the include targets use %{d}, so the tree works in any zone."""
+    includes = lambda prefix: " ".join("include:%s%d.%%{d}" % (prefix, k) for k in range(10))
+    lines = ['wide TXT "v=spf1 %s -all"' % includes("w")]
+    for i in range(10):
+        lines.append('w%d.wide TXT "v=spf1 %s ?all"' % (i, includes("x")))
+        for j in range(10):
+            lines.append('x%d.w%d.wide TXT "v=spf1 %s ?all"' % (j, i, includes("y")))
+            for k in range(10):
+                lines.append('y%d.x%d.w%d.wide TXT "v=spf1 ip4:192.0.2.%d ?all"' % (k, j, i, 100 + k))
+    return "\n".join(lines)
+
+
+PLACEHOLDERS = {"BIG_SPF": quoted(BIG_SPF_STRINGS), "MEDIUM_TXT": quoted(MEDIUM_TXT_STRINGS),
+                "WIDE_SPF_TREE": wide_spf_tree()}
 
 
 class RigError(Exception):

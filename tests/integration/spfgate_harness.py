@@ -18,12 +18,13 @@ BIN = os.environ.get("SPFGATE_BIN", os.path.join(os.path.dirname(__file__), "../
 TESTDNS_DIR = os.environ.get("SPFGATE_TESTDNS_DIR", "")
 
 
-def resolver_args():
-    """--resolver-config aimed at the test nsd (every test that runs spfgate uses it)."""
+def resolver_args(config=None):
+    """--resolver-config aimed at the test nsd (every test that runs spfgate uses it). `config` replaces the
+    rig's unbound-stub.conf with a file derived from it (tests that route zones through their own proxy)."""
     if TESTDNS_DIR:
         # The stub config brings the test trust anchors; no root anchor (it would make the unsigned test
         # zones that no test anchor covers bogus).
-        return ["--resolver-config=" + os.path.join(TESTDNS_DIR, "unbound-stub.conf"), "--dnssec=yes",
+        return ["--resolver-config=" + (config or os.path.join(TESTDNS_DIR, "unbound-stub.conf")), "--dnssec=yes",
                 "--trust-anchor-file=none"]
     return []
 
@@ -112,12 +113,13 @@ class Client:
 class Daemon:
     """spfgate as a daemon on a unix socket (and optionally TCP), logging to a file we can read."""
 
-    def __init__(self, *args, config=None, tcp=False, unix=True, extra_listen=(), env=None):
+    def __init__(self, *args, config=None, tcp=False, unix=True, extra_listen=(), env=None, resolver_config=None,
+                 preexec_fn=None):
         self.dir = tempfile.mkdtemp(prefix="spfgate-test-")
         self.sock = os.path.join(self.dir, "policy.sock")
         self.port = free_port() if tcp else None
         self.config_path = None
-        cmd = [BIN, "--log=stderr"] + resolver_args()
+        cmd = [BIN, "--log=stderr"] + resolver_args(resolver_config)
         if unix:
             cmd += ["--listen", "unix:" + self.sock]
         if tcp:
@@ -133,7 +135,7 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "log")
         self.log_file = open(self.log_path, "wb")  # closed by stop() / __exit__
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log_file,
-                                     env=env)
+                                     env=env, preexec_fn=preexec_fn)
         self.wait_for_log("ready", what="start-up")
 
     def write_config(self, text):

@@ -315,6 +315,26 @@ TEST(AccessTableRegexp, PosixPatternsFlagsAndSubstitution) {
   EXPECT_FALSE(t.lookup_helo("ok.host.invalid"));
 }
 
+TEST(AccessTableRegexp, PatternsThatWouldExhaustMemoryAreRefused) {
+  // Found by fuzz_access_table: glibc's regcomp() copies what a repetition repeats, so stacked or nested
+  // repetitions want gigabytes. Ordinary patterns, lazy-looking ".*?" included, still load.
+  TempDir dir;
+  const std::string stacked = dir.write("stacked.regexp", "/^mail\\.exampl" + std::string(100, '+') + "e$/ REJECT\n");
+  EXPECT_EQ(load_error("regexp:" + stacked),
+            stacked + ":1: regex too large: its repetitions (stacked, or nested with large counts) would make "
+                      "regcomp() build more than 100000 nodes; simplify it or use a pcre: table");
+  const std::string nested = dir.write("nested.regexp", "/((a{99}){99}){99}/ REJECT\n");
+  EXPECT_NE(load_error("regexp:" + nested).find("regex too large"), std::string::npos);
+  const std::string basic = dir.write("basic.regexp", "/\\(\\(a\\{99\\}\\)\\{99\\}\\)\\{99\\}/x REJECT\n");
+  EXPECT_NE(load_error("regexp:" + basic).find("regex too large"), std::string::npos);
+  const std::string fine = dir.write("fine.regexp",
+                                     "/^(mail|mx)[0-9]{1,3}\\.example\\.com$/ OK\n/^dyn-.*?\\.[a-z]+$/ REJECT\n"
+                                     "/^[[:alpha:]]{1,63}(\\.[a-z0-9-]{1,63}){1,4}$/ DUNNO\n/\\(x\\){500}/ REJECT\n");
+  const auto t = AccessTable::load("regexp:" + fine);
+  EXPECT_EQ(action_of(t.lookup_helo("mx12.example.com")), "OK");
+  EXPECT_EQ(action_of(t.lookup_helo("dyn-1.isp")), "REJECT");
+}
+
 // --- Several tables -----------------------------------------------------------------------------------
 
 TEST(AccessTables, FirstTableWithAMatchWins) {

@@ -76,7 +76,9 @@ TEST(RequestParser, EmptyRequestIsARequestWithoutAttributes) {
 
 TEST(RequestParser, MalformedLinesAreReportedButFramingIsKept) {
   RequestParser p({});
-  auto fed = feed_all(p, std::string("garbage\nx=1\n\n=novalue\n\nname\0=v\n\nok=1\n\n", 42));
+  // sizeof - 1: the literal holds a NUL, so its length is not strlen()'s (42 here read past its end: ASan).
+  static constexpr char kInput[] = "garbage\nx=1\n\n=novalue\n\nname\0=v\n\nok=1\n\n";
+  auto fed = feed_all(p, std::string(kInput, sizeof kInput - 1));
   ASSERT_EQ(fed.requests.size(), 4u);
   EXPECT_EQ(fed.requests[0].fault, Fault::MalformedLine);
   EXPECT_EQ(fed.requests[0].fault_detail, "garbage");

@@ -74,6 +74,30 @@ TEST(EngineBypass, WhitelistAndArHeader) {
   EXPECT_EQ(b.kind, DecisionKind::Prepend);
 }
 
+TEST(EngineBypass, ArCommentCannotBeClosedByARequestValue) {
+  // Found by fuzz_policy: the values sit inside a comment, where quoting means nothing; an unescaped ")"
+  // ended the comment and the rest became a property of the header.
+  Rig rig({"--Header_Type=AR", "--Authserv_Id=mx.example.net"});
+  Answer a = rig.ask(request("127.0.0.1", "e.1", "rcpt1@example.net", "x) smtp.mailfrom=evil.example ("));
+  EXPECT_EQ(a.action,
+            "prepend Authentication-Results: mx.example.net; none (SPF check N/A for local connections -  "
+            "client-ip=127.0.0.1; helo=\"x\\) smtp.mailfrom=evil.example \\(\"; envelope-from=user@pass.example.org; "
+            "receiver=example.net)");
+}
+
+TEST(EngineBypass, LongValuesAreShortenedSoTheHeaderFitsOneReplyLine) {
+  // Found by fuzz_policy: four values of up to 256 octets each made the header longer than a reply line
+  // (510 octets with "PREPEND "), and the codec cut it.
+  for (const char* type : {"--Header_Type=SPF", "--Header_Type=AR"}) {
+    Rig rig({type, "--Authserv_Id=mx.example.net"});
+    const std::string helo(300, 'h'), sender = std::string(300, 's') + "@example.org";
+    Answer a = rig.ask(request("127.0.0.1", "f.1", "r@" + std::string(300, 'd') + ".example", helo, sender));
+    EXPECT_EQ(a.kind, DecisionKind::Prepend) << type;
+    EXPECT_LE(a.action.size(), 510u) << a.action;
+    EXPECT_NE(a.action.find("helo=hhhh"), std::string::npos) << a.action;
+  }
+}
+
 TEST(EngineBypass, BothHeadersGoOutOnePerRequestOfTheMessage) {
   Rig rig({"--Header_Type=SPF,AR", "--Authserv_Id=mx.example.net"});
   Answer a = rig.ask(request("127.0.0.1", "d.1"));

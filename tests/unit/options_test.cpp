@@ -126,6 +126,11 @@ TEST(Options, DurationsAndDaemonOptions) {
   EXPECT_EQ(s.listen.size(), 2u);
   EXPECT_TRUE(s.spawn);
   EXPECT_NE(error_of({"--request-timeout=soon"}).find("not a duration"), std::string::npos);
+  // Found by fuzz_config: bounded in milliseconds, so that no duration overflows the clock.
+  EXPECT_NE(error_of({"--request-timeout=1000000000h"}).find("'1000000000h' is too large"), std::string::npos);
+  EXPECT_NE(error_of({"--idle-timeout=16666667m"}).find("too large"), std::string::npos);
+  EXPECT_NE(error_of({"--Lookup_Time=4000000000"}).find("too large"), std::string::npos);
+  EXPECT_EQ(load({"--idle-timeout=1000000000s"}).settings.idle_timeout, std::chrono::seconds(1000000000));
 }
 
 TEST(Options, CrossOptionChecks) {
@@ -133,6 +138,21 @@ TEST(Options, CrossOptionChecks) {
   EXPECT_NE(error_of({"--Header_Type=AR", "--Authserv_Id="}).find("Authserv_Id"), std::string::npos);
   EXPECT_EQ(load({"--Authserv_Id=HOSTNAME"}).settings.authserv_id.empty(), false);
   EXPECT_NE(load({"--Authserv_Id=HOSTNAME"}).settings.authserv_id, "HOSTNAME");
+}
+
+TEST(Options, OverridesThrowOnlyConfigErrors) {
+  // Found by fuzz_config: an empty option name made Program_options throw ambiguous_option.
+  EXPECT_THROW(with_overrides(defaults(), {{"", "x"}}), Error);
+  EXPECT_THROW(with_overrides(defaults(), {{"No_Such_Option", "x"}}), Error);
+  EXPECT_EQ(with_overrides(defaults(), {{"Lookup_Time", "5"}}).lookup_time, std::chrono::seconds(5));
+  // Found by fuzz_per_user: Program_options' what() never returns for a value holding its own placeholder.
+  try {
+    with_overrides(defaults(), {{"TestOnly", "1%value%"}});
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "TestOnly: '1%value%' is not a valid value (it contains %value%)");
+  }
+  EXPECT_NE(error_of({"--debugLevel=%canonical_option%"}).find("is not a valid value"), std::string::npos);
 }
 
 TEST(Options, MissingFileIsAnError) {

@@ -267,8 +267,9 @@ TEST(SpfHeader, HostileSendersAreQuotedNotInjected) {
   EXPECT_NE(ar3.field().value.find(R"(spf=fail (\)\(a\\b) )"), std::string::npos) << ar3.field().value;
   // Cut text: every parenthesis escaped, so the cut cannot leave one open.
   AuthenticationResults ar4("mx.example.net");
-  ar4.add_spf(Result::Fail, Identity::MailFrom, std::string(150, 'x') + " (a long aside)", in);
-  EXPECT_NE(ar4.field().value.find(R"( \(a lo...) )"), std::string::npos) << ar4.field().value;
+  ar4.add_spf(Result::Fail, Identity::MailFrom, std::string(60, 'x') + " (a long aside" + std::string(150, 'y') + ")", in);
+  EXPECT_NE(ar4.field().value.find(R"(x \(a long aside)"), std::string::npos) << ar4.field().value;
+  EXPECT_NE(ar4.field().value.find("y...) smtp.mailfrom="), std::string::npos) << ar4.field().value;
   // A sender domain that is not a token is a quoted pvalue.
   in.sender = "user@exa mple.org";
   AuthenticationResults q("mx.example.net");
@@ -312,6 +313,28 @@ TEST(SpfHeader, NoControlBytesAndBoundedLength) {
   while (full.add("x-long", "pass", evil, {{"x.a", evil}})) ++added;
   EXPECT_GE(added, 1);
   EXPECT_LE(full.field().line().size(), kMaxHeaderLine);
+}
+
+TEST(SpfHeader, SpfResinfoKeepsOrdinaryValuesWholeAndLeavesRoomForIprev) {
+  // pypolicyd-spf's own header for a permerror in an include: 268 octets, uncut with a short authserv-id.
+  HeaderInputs in{*parse_ip("127.0.0.120"), "helo-none.compat.test", "user@incnone.compat.test", "example.net"};
+  const std::string reason =
+      "SPF Permanent Error: No valid SPF record for included domain: none.compat.test: include:none.compat.test";
+  AuthenticationResults ar("mx.compat.test");
+  EXPECT_TRUE(ar.add_spf(Result::PermError, Identity::MailFrom, reason, in));
+  EXPECT_NE(ar.field().value.find("(" + reason + ") smtp.mailfrom=incnone.compat.test (client-ip=127.0.0.120; "
+                                  "helo=helo-none.compat.test; envelope-from=user@incnone.compat.test; "
+                                  "receiver=example.net)"),
+            std::string::npos)
+      << ar.field().value;
+  // The longest iprev resinfo fits its reserve, so it always joins an spf resinfo built to spf_budget().
+  const std::string evil(300, '(');
+  const IpAddress six = *parse_ip("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+  EXPECT_LE(resinfo_iprev("temperror", six, evil).size(), kMaxIprevResinfo);
+  EXPECT_TRUE(ar.add_iprev("temperror", six, evil));
+  EXPECT_LE(ar.field().line().size(), kMaxHeaderLine);
+  // With the authserv-id at its bound the budget is the documented worst case.
+  EXPECT_EQ(AuthenticationResults(std::string(200, 'a')).spf_budget(), kMaxSpfResinfo);
 }
 
 TEST(SpfHeader, PypolicydReasons) {

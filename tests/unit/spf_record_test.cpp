@@ -130,6 +130,10 @@ TEST(SpfRecord, PyspfWordingForSyntaxErrors) {
   EXPECT_EQ(parse_error("v=spf1 exp= -all"), "exp has empty domain-spec: exp=");
   EXPECT_EQ(parse_error("v=spf1 redirect:t2.example.com"), "Unknown mechanism found: redirect:t2.example.com");
   EXPECT_EQ(parse_error("v=spf1 1up=foo"), "Unknown mechanism found: 1up=foo");
+  // A term without a name (found by fuzz_spf_record: this threw std::out_of_range).
+  EXPECT_EQ(parse_error("v=spf1 :of:oabar/baz.example.com -all"), "Unknown mechanism found: :of:oabar/baz.example.com");
+  EXPECT_EQ(parse_error("v=spf1 /24 -all"), "Unknown mechanism found: /24");
+  EXPECT_EQ(parse_error("v=spf1 +:x"), "Unknown mechanism found: +:x");
   EXPECT_EQ(parse_error("v=spf1 -all foo=%abc"), "invalid-macro-char : %abc");
   EXPECT_EQ(parse_error("v=spf1 a:%{a}.example.com"), "Unknown Macro Encountered: %{a}");
   EXPECT_EQ(parse_error("v=spf1 -all exp=%{r}.example.com"), "c,r,t macros allowed in exp= text only: %{r}");
