@@ -144,6 +144,8 @@ namespace {
 // Per-operation cancellation of a waiter: hop through its executor, never complete from inside the slot.
 template <class Waiter>
 struct CancelWaiter {
+  // A constructor, not an aggregate: emplace() constructs it with parentheses (P0960, not in clang 14).
+  CancelWaiter(std::weak_ptr<Waiter> w, asio::any_io_executor ex) : waiter(std::move(w)), executor(std::move(ex)) {}
   std::weak_ptr<Waiter> waiter;
   asio::any_io_executor executor;
   void operator()(asio::cancellation_type type) const {
