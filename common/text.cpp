@@ -76,9 +76,14 @@ std::string sanitize(std::string_view text, std::size_t max_bytes) {
 
 std::string utf8_replacing_invalid(std::string_view text) {
   constexpr std::string_view replacement = "\xEF\xBF\xBD";  // U+FFFD
+  // Nearly every value Postfix sends is ASCII: copy it whole, without decoding it sequence by sequence.
+  std::size_t i = 0;
+  while (i < text.size() && static_cast<unsigned char>(text[i]) < 0x80) ++i;
+  if (i == text.size()) return std::string(text);
   std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
+  out.reserve(text.size() + 8);
+  out.append(text.substr(0, i));
+  while (i < text.size()) {
     if (const std::size_t len = utf8_sequence_length(text, i); len > 0) {
       out.append(text.substr(i, len));
       i += len;
