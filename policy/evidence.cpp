@@ -36,6 +36,7 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
   ++ev.dns_queries;
   if (ptr.is_temporary()) {
     ev.result = IprevResult::TempError;
+    ev.reverse_temporary = true;
     ev.why = "PTR lookup " + std::string(dns::to_string(ptr.status)) + (ptr.why.empty() ? "" : ": " + ptr.why);
     co_return ev;
   }

@@ -30,6 +30,10 @@ struct IprevEvidence {
   std::vector<std::string> confirmed_names;  // those whose A/AAAA include the client address
   std::string why;                           // for fail/permerror/temperror: what happened
   bool secure = false;                       // the deciding answers were DNSSEC-validated
+  // TempError only: the PTR lookup itself failed (true) or a forward lookup of a PTR name did (false).
+  // Postfix's reject_unknown_reverse_client_hostname never looks names up forward, so only the first
+  // kind can matter to it.
+  bool reverse_temporary = false;
   unsigned dns_queries = 0;
 };
 

@@ -45,26 +45,27 @@ class IprevCheck final : public Check {
       v.trace.push_back("result " + std::string(to_string(ev.result)) + (ev.why.empty() ? "" : ": " + ev.why) +
                         (ev.secure ? " (DNSSEC secure)" : ""));
     }
+    // Which of Postfix's restrictions the configuration stands in for decides the reply (postconf(5)):
+    // with iprev-fail set, reject_unknown_client_hostname ("cannot find your hostname", 4.7.25, for every
+    // failure); without it, reject_unknown_reverse_client_hostname ("cannot find your reverse hostname",
+    // 4.7.1), which never looks the PTR names up forward: a failed forward lookup cannot matter to it.
+    const bool client_hostname = s.iprev_fail != CheckMode::Off;
     CheckMode mode = CheckMode::Off;
-    std::string text;
     switch (ev.result) {
       case IprevResult::Pass: co_return v;
-      case IprevResult::Fail:
-        mode = s.iprev_fail;
-        text = "cannot find your hostname";
-        break;
-      case IprevResult::PermError:
-        mode = s.iprev_permerror;
-        text = "cannot find your reverse hostname";
-        break;
+      case IprevResult::Fail: mode = s.iprev_fail; break;
+      case IprevResult::PermError: mode = s.iprev_permerror; break;
       case IprevResult::TempError:
+        if (!client_hostname && !ev.reverse_temporary) co_return v;
         mode = s.iprev_temperror;
-        text = "cannot find your hostname";
         v.cacheable = false;  // a retry may succeed; do not pin the message to it
         v.temporary = true;
         break;
     }
-    text = "Client host rejected: " + text + ", [" + client.to_string() + "]";
+    const std::string_view dsn = client_hostname ? "4.7.25" : "4.7.1";
+    const std::string text = std::string("Client host rejected: ") +
+                             (client_hostname ? "cannot find your hostname" : "cannot find your reverse hostname") +
+                             ", [" + client.to_string() + "]";
     v.reason = "reverse DNS " + std::string(to_string(ev.result)) + " for " + client.to_string();
     switch (mode) {
       case CheckMode::Off: break;
@@ -73,12 +74,12 @@ class IprevCheck final : public Check {
         // Postfix: "The reply is always 450 in case the address->name or name->address lookup failed due to
         // a temporary problem."
         const unsigned code = ev.result == IprevResult::TempError ? 450 : s.iprev_reject_code;
-        v.action = smtp_reply(code, "4.7.25", text);
+        v.action = smtp_reply(code, dsn, text);
         v.kind = code >= 500 ? VerdictKind::Reject : VerdictKind::Defer;
         break;
       }
       case CheckMode::Defer:
-        v.action = smtp_reply(450, "4.7.25", text);
+        v.action = smtp_reply(450, dsn, text);
         v.kind = VerdictKind::Defer;
         break;
     }

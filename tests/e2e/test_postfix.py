@@ -329,8 +329,9 @@ class Scenarios:
 
     def test_iprev_permerror_is_rejected(self):
         s = self.send("127.0.0.12", "a-only.example.test", "alice@neutral.example.test")
+        # iprev-fail is set too, so this is reject_unknown_client_hostname's text for a missing PTR.
         self.assertRcpt(s, "450 4.7.25 <{rcpt}>: Recipient address rejected: Client host rejected: "
-                           "cannot find your reverse hostname, [127.0.0.12]")
+                           "cannot find your hostname, [127.0.0.12]")
 
     def test_iprev_temperror_is_deferred(self):
         s = self.send("127.0.0.19", "a-only.example.test", "alice@neutral.example.test")

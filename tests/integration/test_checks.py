@@ -31,9 +31,9 @@ class Iprev(unittest.TestCase):
         rc = cls.d.stop()
         assert rc == 0, "exit status %s; log:\n%s" % (rc, cls.d.log()[-3000:])
 
-    def reject(self, client, reverse=False):
-        what = "cannot find your reverse hostname" if reverse else "cannot find your hostname"
-        return "450 4.7.25 Client host rejected: %s, [%s]" % (what, client)
+    def reject(self, client):
+        # iprev-fail is set: Postfix's reject_unknown_client_hostname reply for every failure.
+        return "450 4.7.25 Client host rejected: cannot find your hostname, [%s]" % client
 
     def test_matching_ptr_passes(self):
         self.assertTrue(ask(self.d, "127.0.0.10").startswith("prepend Received-SPF: "))
@@ -42,7 +42,7 @@ class Iprev(unittest.TestCase):
         self.assertEqual(ask(self.d, "127.0.0.11"), self.reject("127.0.0.11"))
 
     def test_no_ptr_is_permerror(self):
-        self.assertEqual(ask(self.d, "127.0.0.12"), self.reject("127.0.0.12", reverse=True))
+        self.assertEqual(ask(self.d, "127.0.0.12"), self.reject("127.0.0.12"))
 
     def test_ptr_pointing_at_nxdomain_fails(self):
         self.assertEqual(ask(self.d, "127.0.0.18"), self.reject("127.0.0.18"))
@@ -65,6 +65,25 @@ class Iprev(unittest.TestCase):
     def test_log_names_the_result(self):
         ask(self.d, "127.0.0.11", queue_id="IPREV11")
         self.d.wait_for_log(r"IPREV11: 450 4\.7\.25 Client host rejected: cannot find your hostname, \[127\.0\.0\.11\]")
+
+
+class IprevReverseOnly(unittest.TestCase):
+    """iprev-permerror and iprev-temperror without iprev-fail: reject_unknown_reverse_client_hostname."""
+
+    def test_reverse_only_text_and_forward_failures_ignored(self):
+        config = BASE + ("iprev-permerror = reject\niprev-temperror = defer\nHELO_reject = False\n"
+                         "Mail_From_reject = False\ndns-query-timeout = 1500ms\n")
+        with Daemon(config=config) as d:
+            for client in ("127.0.0.12", "127.0.3.5"):  # no PTR; the PTR lookup SERVFAILs
+                with self.subTest(client=client):
+                    self.assertEqual(ask(d, client),
+                                     "450 4.7.1 Client host rejected: cannot find your reverse hostname, [%s]" % client)
+            # A PTR name exists: a forward lookup that fails, or a name that does not resolve back, is not
+            # this restriction's business.
+            for client in ("127.0.0.19", "127.0.0.11"):
+                with self.subTest(client=client):
+                    self.assertTrue(ask(d, client).startswith("prepend Received-SPF: "))
+            self.assertEqual(d.stop(), 0)
 
 
 class IprevInAuthenticationResults(unittest.TestCase):

@@ -49,6 +49,22 @@ void zone(dns::MemoryResolver& d) {
   d.add_reverse(*parse_ip("192.0.2.31"), "host.bogus.example");
   d.add_a("host.bogus.example", "192.0.2.31");
   d.set_dnssec("host.bogus.example", dns::Dnssec::Bogus);
+  // .32: the PTR answers, but the forward lookup of its name fails.
+  d.add_reverse(*parse_ip("192.0.2.32"), "fwd-fail.example.org");
+  d.add_name_failure("fwd-fail.example.org", dns::DnsStatus::ServFail);
+  // .33: a bogus PTR answer (the reverse zone's signatures do not validate).
+  d.add_reverse(*parse_ip("192.0.2.33"), "mail.example.org");
+  d.set_dnssec(dns::reverse_name(*parse_ip("192.0.2.33")), dns::Dnssec::Bogus);
+  // .40: twelve PTR names; only the eleventh and twelfth resolve back, past the limit of 10.
+  const auto ip40 = *parse_ip("192.0.2.40");
+  for (int i = 1; i <= 12; ++i) {
+    const std::string name = "n" + std::to_string(i) + ".many.example.org";
+    d.add_reverse(ip40, name);
+    d.add_a(name, i > 10 ? "192.0.2.40" : "198.51.100.40");
+  }
+  // An IPv6 client whose PTR name resolves elsewhere.
+  d.add_reverse(*parse_ip("2001:db8::11"), "liar6.example.org");
+  d.add_a("liar6.example.org", "2001:db8::99");
   d.add_a("mx-only.example.org", "192.0.2.99");
   d.add_mx("mxonly.example.org", 10, "mx-only.example.org");
   d.add_name_failure("slow.example.org", dns::DnsStatus::Timeout);
@@ -166,18 +182,51 @@ TEST(HeloDns, NoAddressNoMxAndTemporaryFailure) {
 }
 
 TEST(Iprev, ResultsActionsAndPostfixTexts) {
+  // iprev-fail set: reject_unknown_client_hostname's reply for every failure, no PTR included.
   Rig rig({"--iprev-fail=reject", "--iprev-permerror=reject", "--iprev-temperror=defer", "--Mail_From_reject=False",
            "--HELO_reject=False"});
   EXPECT_EQ(rig.ask("192.0.2.10", "mail.example.org").kind, DecisionKind::Prepend);  // pass
   EXPECT_EQ(rig.ask("203.0.113.5", "x.example.org").action,
             "450 4.7.25 Client host rejected: cannot find your hostname, [203.0.113.5]");  // fail
   EXPECT_EQ(rig.ask("198.51.100.1", "x.example.org").action,
-            "450 4.7.25 Client host rejected: cannot find your reverse hostname, [198.51.100.1]");  // no PTR
+            "450 4.7.25 Client host rejected: cannot find your hostname, [198.51.100.1]");  // no PTR
   EXPECT_EQ(rig.ask("192.0.2.30", "x.example.org").action,
             "450 4.7.25 Client host rejected: cannot find your hostname, [192.0.2.30]");  // SERVFAIL
+  EXPECT_EQ(rig.ask("192.0.2.32", "x.example.org").action,
+            "450 4.7.25 Client host rejected: cannot find your hostname, [192.0.2.32]");  // forward SERVFAIL
   EXPECT_EQ(rig.ask("192.0.2.31", "x.example.org").kind, DecisionKind::Defer);  // DNSSEC bogus = temperror
+  EXPECT_EQ(rig.ask("192.0.2.33", "x.example.org").action,  // a bogus PTR answer is never used as data
+            "450 4.7.25 Client host rejected: cannot find your hostname, [192.0.2.33]");
   EXPECT_EQ(rig.ask("192.0.2.17", "x.example.org").kind, DecisionKind::Prepend);  // only the third PTR confirms
   EXPECT_EQ(rig.ask("2001:db8::10", "x.example.org").kind, DecisionKind::Prepend);  // IPv6 via AAAA
+  EXPECT_EQ(rig.ask("2001:db8::11", "x.example.org").action,
+            "450 4.7.25 Client host rejected: cannot find your hostname, [2001:db8::11]");  // IPv6 fail
+  // Only the first 10 PTR names are looked up (RFC 8601 §3): the 11th, which confirms, is never tried.
+  EXPECT_EQ(rig.ask("192.0.2.40", "x.example.org").action,
+            "450 4.7.25 Client host rejected: cannot find your hostname, [192.0.2.40]");
+}
+
+TEST(Iprev, ReverseOnlyIsPostfixsRejectUnknownReverseClientHostname) {
+  // Without iprev-fail: reject_unknown_reverse_client_hostname — its text and DSN, and a forward lookup
+  // that fails cannot matter (Postfix never makes it).
+  Rig rig({"--iprev-permerror=reject", "--iprev-temperror=defer", "--Mail_From_reject=False", "--HELO_reject=False"});
+  EXPECT_EQ(rig.ask("198.51.100.1", "x.example.org").action,
+            "450 4.7.1 Client host rejected: cannot find your reverse hostname, [198.51.100.1]");  // no PTR
+  EXPECT_EQ(rig.ask("192.0.2.30", "x.example.org").action,
+            "450 4.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.30]");  // PTR SERVFAIL
+  EXPECT_EQ(rig.ask("192.0.2.32", "x.example.org").kind, DecisionKind::Prepend);  // forward SERVFAIL: no matter
+  EXPECT_EQ(rig.ask("203.0.113.5", "x.example.org").kind, DecisionKind::Prepend);  // fail: not checked
+}
+
+TEST(Iprev, TestOnlyLogsWhatWouldHaveBeenAnswered) {
+  Rig rig({"--iprev-fail=reject", "--TestOnly=0"});
+  const Answer a = rig.ask("203.0.113.5", "x.example.org", "");
+  EXPECT_EQ(a.action, "dunno");
+  EXPECT_EQ(a.log_line,
+            "TestOnly: would have answered \"450 4.7.25 Client host rejected: cannot find your hostname, [203.0.113.5]\"");
+}
+
+TEST(Iprev, RejectCode) {
   Rig perm({"--iprev-fail=reject", "--iprev-reject-code=550"});
   EXPECT_EQ(perm.ask("203.0.113.5", "x.example.org", "").action,
             "550 5.7.25 Client host rejected: cannot find your hostname, [203.0.113.5]");
