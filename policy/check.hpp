@@ -4,9 +4,10 @@
 //   1. The server parses the request (server/codec) and hands a PolicyRequest to the Engine.
 //   2. The Engine answers from the per-message cache if this message (`instance`) was already decided.
 //   3. The Pipeline runs the local checks (no DNS: bypass lists, helo_access, HELO syntax) in order; a
-//      Bypass or an explicit decision stops it there. Then it runs every DNS check concurrently (iprev,
-//      HELO resolvability, SPF for HELO and MAIL FROM, name-based whitelists); they share one Resolver,
-//      one deadline and one Evidence object (e.g. the iprev result, computed once for all who need it).
+//      Bypass or an explicit (final) decision stops them there, as in a Postfix restriction list. Then it
+//      runs every DNS check of the stages still relevant concurrently (iprev, HELO resolvability, SPF for
+//      HELO and MAIL FROM, name-based whitelists); they share one Resolver, one deadline and one Evidence
+//      object (e.g. the iprev result, computed once for all who need it).
 //   4. decide() turns the verdicts, in precedence order, into exactly one action and the headers to add.
 //   5. The Engine applies TestOnly, stores the outcome in the per-message cache, and returns the answer
 //      and the decision log line; the server writes "action=...".
@@ -42,6 +43,7 @@ enum class VerdictKind {
   Reject,         // answer `action` (5xx / REJECT ...)
   Defer,          // answer `action` now (4xx / DEFER ...)
   DeferIfPermit,  // answer `action` unless another check rejects
+  DeferIfReject,  // no decision, but if another check rejects, answer `action` (a deferral) instead
   Warn,           // would reject/defer, but the check is in warn mode: log and annotate only
 };
 std::string_view to_string(VerdictKind kind) noexcept;

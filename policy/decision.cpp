@@ -26,6 +26,7 @@ std::string_view to_string(VerdictKind kind) noexcept {
     case VerdictKind::Reject: return "reject";
     case VerdictKind::Defer: return "defer";
     case VerdictKind::DeferIfPermit: return "defer_if_permit";
+    case VerdictKind::DeferIfReject: return "defer_if_reject";
     case VerdictKind::Warn: return "warn";
   }
   return "?";
@@ -43,14 +44,20 @@ Decision from_verdict(const Verdict& v, DecisionKind kind) {
   return d;
 }
 
-// The reply when several checks reject: RFC 7372 §3.4 asks for X.7.26 rather than the first failure.
-std::string combined_reject(const std::vector<const Verdict*>& rejects) {
+// The reply when several checks failed: RFC 7372 §3.4 asks for X.7.26 rather than the first failure;
+// 550 when one of them rejects, 450 when all of them defer.
+Decision combined(const std::vector<const Verdict*>& failed, bool reject) {
+  Decision d = from_verdict(*failed.front(), reject ? DecisionKind::Reject : DecisionKind::Defer);
   std::string reasons;
-  for (const Verdict* v : rejects) {
+  d.deciding_check.clear();
+  for (const Verdict* v : failed) {
     if (!reasons.empty()) reasons += "; ";
     reasons += v->reason.empty() ? v->check + " failed" : v->reason;
+    d.deciding_check += (d.deciding_check.empty() ? "" : "+") + v->check;
+    if (!v->cacheable) d.cacheable = false;
   }
-  return "550 5.7.26 Multiple authentication checks failed: " + reasons;
+  d.action = std::string(reject ? "550 5.7.26" : "450 4.7.26") + " Multiple authentication checks failed: " + reasons;
+  return d;
 }
 
 // Splits the headers into "now" and "later", honouring Header_Type None and the protocol stage.
@@ -86,21 +93,19 @@ Decision decide(const std::vector<Verdict>& verdicts, const config::Settings& se
     }
 
   // 2. Rejections. When other checks failed too (their own answer would have been a reject or a 4xx
-  //    deferral, but not a temporary DNS failure), the reply names them all.
+  //    deferral, but not a temporary DNS failure), the reply names them all. A helo_access
+  //    DEFER_IF_REJECT turns the reject into its deferral (Postfix's defer_if_reject).
   std::vector<const Verdict*> failed;
   const Verdict* first_reject = nullptr;
+  const Verdict* defer_if_reject = nullptr;
   for (const Verdict& v : verdicts) {
     if (v.kind == VerdictKind::Reject && !first_reject) first_reject = &v;
+    if (v.kind == VerdictKind::DeferIfReject && !defer_if_reject) defer_if_reject = &v;
     if (v.kind == VerdictKind::Reject || (v.kind == VerdictKind::Defer && !v.temporary)) failed.push_back(&v);
   }
+  if (first_reject && defer_if_reject) return from_verdict(*defer_if_reject, DecisionKind::Defer);
   if (first_reject && failed.size() == 1) return from_verdict(*first_reject, DecisionKind::Reject);
-  if (first_reject) {
-    Decision d = from_verdict(*first_reject, DecisionKind::Reject);
-    d.action = combined_reject(failed);
-    d.deciding_check.clear();
-    for (const Verdict* v : failed) d.deciding_check += (d.deciding_check.empty() ? "" : "+") + v->check;
-    return d;
-  }
+  if (failed.size() > 1) return combined(failed, first_reject != nullptr);
 
   // 3. Deferrals, then explicit accepts.
   for (VerdictKind kind : {VerdictKind::Defer, VerdictKind::DeferIfPermit, VerdictKind::Accept})

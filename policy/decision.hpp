@@ -4,9 +4,10 @@
 //
 // Verdicts arrive in precedence order: bypass lists, helo_access, HELO checks, iprev, SPF. The rules:
 //   1. The first Bypass (or a final Accept/Reject/Defer from helo_access) decides alone.
-//   2. Otherwise any Reject decides; when several checks failed (rejected or deferred), the reply says so
-//      (RFC 7372 §3.4:
-//      "550 5.7.26 Multiple authentication checks failed: <reason>; <reason>").
+//   2. Otherwise any Reject decides (unless a helo_access DEFER_IF_REJECT turns it into that deferral);
+//      when several checks failed (rejected, or deferred other than for a temporary DNS failure), the
+//      reply says so (RFC 7372 §3.4): "550 5.7.26 Multiple authentication checks failed: <reason>;
+//      <reason>", or "450 4.7.26 ..." when none of them rejects.
 //   3. Otherwise the first Defer, then the first DeferIfPermit, then the first Accept (a pass
 //      restriction class) decides.
 //   4. Otherwise the headers of the Annotate/Warn/Accept verdicts are prepended: one per answer, so the

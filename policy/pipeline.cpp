@@ -26,18 +26,18 @@ Pipeline::Pipeline(std::vector<std::unique_ptr<Check>> checks) : checks_(std::mo
 
 asio::awaitable<std::vector<Verdict>> Pipeline::run(const PolicyRequest& request, CheckContext& context) const {
   std::vector<std::optional<Verdict>> slots(checks_.size());
-  // 1. Local checks, in order, until a final verdict.
+  // 1. Local checks, in order, until a final verdict (like a Postfix restriction list: OK or REJECT in
+  //    one helo_access table ends the search, later tables are not consulted).
   bool cut = false;
   Stage cutoff = Stage::Spf;
   for (std::size_t i = 0; i < checks_.size(); ++i) {
     const Check& c = *checks_[i];
     if (c.needs_dns()) continue;
-    if (cut && c.stage() > cutoff) break;
     slots[i] = co_await c.evaluate(request, context);
     if (slots[i]->final || slots[i]->kind == VerdictKind::Bypass) {
-      if (!cut || c.stage() < cutoff) cutoff = c.stage();
+      cutoff = c.stage();
       cut = true;
-      if (slots[i]->kind == VerdictKind::Bypass) break;  // nothing else matters
+      break;
     }
   }
   const bool bypassed = std::any_of(slots.begin(), slots.end(),

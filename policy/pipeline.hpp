@@ -4,8 +4,8 @@
 //   std::vector<Verdict> v = co_await p.run(request, context);   // in precedence order
 //
 // Checks are kept in precedence order (Stage, then the order they were registered in). Local checks (no
-// DNS) run first, one after the other; a final verdict cuts off every later stage. Then all remaining DNS
-// checks of earlier-or-equal stages run concurrently on the context's resolver and deadline. The result
+// DNS) run first, one after the other; a final verdict ends them and cuts off every later stage. Then all
+// remaining DNS checks of earlier-or-equal stages run concurrently on the context's resolver and deadline. The result
 // holds one verdict per check that ran, in precedence order, whatever order they completed in.
 #pragma once
 

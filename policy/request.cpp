@@ -29,7 +29,8 @@ PolicyRequest PolicyRequest::from(std::vector<Attribute> attributes) {
       case 9:
         if (name == "helo_name") {
           r.has_helo = true;
-          r.helo = ascii_lower(value());
+          r.helo_as_sent = value();
+          r.helo = ascii_lower(r.helo_as_sent);
         } else if (name == "recipient") {
           r.recipient = ascii_lower(value());
         }

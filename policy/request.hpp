@@ -35,6 +35,8 @@ struct PolicyRequest {
   std::string reverse_client_name;   // Postfix's unverified PTR name, or "unknown"
   bool has_helo = false;             // the helo_name attribute was present
   std::string helo;                  // HELO/EHLO argument
+  std::string helo_as_sent;          // the same, not lower-cased: for reply texts ("<Mail.Example.ORG>: ...",
+                                     // as Postfix shows it) and pattern tables (matched as Postfix does)
   bool has_sender = false;           // the sender attribute was present
   std::string sender;                // MAIL FROM without <>; empty for the null sender (and before MAIL)
   std::string recipient;

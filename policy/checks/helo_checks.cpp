@@ -62,9 +62,13 @@ Verdict helo_verdict(std::string_view check, CheckMode mode, const std::string& 
   return v;
 }
 
+// One check_helo_access restriction: one table. Several tables are several checks, run in the admin's
+// order; as in Postfix, a result that does not end the restriction list (DUNNO, WARN, INFO, PREPEND, and
+// the actions delegated to cleanup or kept for later: HOLD, FILTER, REDIRECT, BCC, DEFER_IF_REJECT,
+// DEFER_IF_PERMIT) lets the next table and the other checks speak.
 class HeloAccessCheck final : public Check {
  public:
-  HeloAccessCheck(config::AccessTables tables) : tables_(std::move(tables)) {}
+  explicit HeloAccessCheck(config::AccessTable table) : table_(std::move(table)) {}
   std::string_view name() const override { return "helo_access"; }
   Stage stage() const override { return Stage::HeloAccess; }
   bool needs_dns() const override { return false; }
@@ -72,26 +76,31 @@ class HeloAccessCheck final : public Check {
   asio::awaitable<Verdict> evaluate(const PolicyRequest& request, CheckContext&) const override {
     Verdict v;
     v.check = "helo_access";
-    if (request.helo.empty()) co_return v;
-    // The request's helo is lower-cased; Postfix folds the key for indexed tables and matches regexp
-    // tables case-insensitively by default, so this loses nothing for ordinary tables.
-    const auto match = tables_.lookup_helo(request.helo);
+    if (request.helo_as_sent.empty()) co_return v;
+    // The HELO as the client sent it: indexed tables fold it, pattern tables see it as Postfix hands it.
+    const auto match = table_.lookup_helo(request.helo_as_sent);
     if (!match) co_return v;
     const config::AccessAction action = config::AccessAction::parse(match->action);
     const std::string where = match->file + ":" + std::to_string(match->line);
     v.log = "\"" + sanitize(match->key, 100) + "\" " + sanitize(match->action, 200) + " (" + where + ")";
-    const std::string context = "<" + sanitize(request.helo, 100) + ">: Helo command rejected: ";
+    v.reason = "HELO " + sanitize(request.helo_as_sent, 100) + " listed in " + match->table;
+    const std::string context = "<" + sanitize(request.helo_as_sent, 100) + ">: Helo command rejected: ";
     using K = config::ActionKind;
+    v.final = true;
     switch (action.kind) {
-      case K::Dunno: co_return v;  // found, and explicitly no opinion: later checks decide
+      case K::Dunno:  // found, and explicitly no opinion: later tables and checks decide
+        v.final = false;
+        break;
       case K::Prepend:
         v.kind = VerdictKind::Annotate;
         v.headers.push_back(action.text);
-        co_return v;
+        v.final = false;
+        break;
       case K::Warn:
       case K::Info:
         v.kind = VerdictKind::Warn;
-        co_return v;
+        v.final = false;
+        break;
       case K::Reject:
         v.kind = VerdictKind::Reject;
         v.action = "REJECT " + action.dsn + " " + context + std::string(action.reply_text());
@@ -100,9 +109,15 @@ class HeloAccessCheck final : public Check {
         v.kind = VerdictKind::Defer;
         v.action = "DEFER " + action.dsn + " " + context + std::string(action.reply_text());
         break;
-      case K::DeferIfPermit:
+      case K::DeferIfPermit:  // Postfix: remembered, the restrictions go on; a later reject wins over it
         v.kind = VerdictKind::DeferIfPermit;
         v.action = "DEFER_IF_PERMIT " + action.dsn + " " + context + std::string(action.reply_text());
+        v.final = false;
+        break;
+      case K::DeferIfReject:  // remembered: turns a later reject into this deferral
+        v.kind = VerdictKind::DeferIfReject;
+        v.action = "DEFER " + action.dsn + " " + context + std::string(action.reply_text());
+        v.final = false;
         break;
       case K::SmtpReply:
         v.kind = action.code >= 500 ? VerdictKind::Reject : VerdictKind::Defer;
@@ -110,18 +125,26 @@ class HeloAccessCheck final : public Check {
                    (action.dsn.empty() ? std::string(action.code >= 500 ? "5.7.1" : "4.7.1") : action.dsn) + " " +
                    context + std::string(action.reply_text());
         break;
-      default:  // OK, a restriction class, HOLD, DISCARD, FILTER, REDIRECT, BCC, DEFER_IF_REJECT, HANGUP
+      case K::Hold:
+      case K::Filter:
+      case K::Redirect:
+      case K::Bcc:
+        // Delegated to cleanup and the restrictions go on (smtpd_check.c returns DUNNO): answered as
+        // written unless another check rejects or defers.
+        v.kind = VerdictKind::Accept;
+        v.action = match->action;
+        v.final = false;
+        break;
+      default:  // OK, a restriction class, DISCARD, HANGUP: end the restriction list
         v.kind = VerdictKind::Accept;
         v.action = match->action;
         break;
     }
-    v.final = true;
-    v.reason = "HELO " + sanitize(request.helo, 100) + " listed in " + match->table;
     co_return v;
   }
 
  private:
-  config::AccessTables tables_;
+  config::AccessTable table_;
 };
 
 class HeloSanityCheck final : public Check {
@@ -138,20 +161,21 @@ class HeloSanityCheck final : public Check {
     const std::string& helo = request.helo;
     if (helo.empty()) co_return none;
     const std::string_view name = strip_dot(helo);
+    const std::string& shown = request.helo_as_sent;  // replies show it as sent, as Postfix does
     const auto literal = address_literal(name);
     const bool bracketed = !name.empty() && name.front() == '[';
     const bool bare_ip = parse_ip(name).has_value();
 
     if (s.helo_syntax != CheckMode::Off) {
       if (bracketed && !literal)
-        co_return helo_verdict("helo", s.helo_syntax, helo, 501, "5.5.2", "invalid ip address",
+        co_return helo_verdict("helo", s.helo_syntax, shown, 501, "5.5.2", "invalid ip address",
                                "HELO is an invalid address literal");
       if (!bracketed && !bare_ip && !valid_hostname(name))
-        co_return helo_verdict("helo", s.helo_syntax, helo, 501, "5.5.2", "Invalid name", "HELO is not a valid host name");
+        co_return helo_verdict("helo", s.helo_syntax, shown, 501, "5.5.2", "Invalid name", "HELO is not a valid host name");
     }
     if (s.helo_fqdn != CheckMode::Off && !literal &&
         (!valid_hostname(name) || name.find('.') == std::string_view::npos))
-      co_return helo_verdict("helo", s.helo_fqdn, helo, 504, "5.5.2", "need fully-qualified hostname",
+      co_return helo_verdict("helo", s.helo_fqdn, shown, 504, "5.5.2", "need fully-qualified hostname",
                              "HELO is not a fully-qualified host name");
     if (s.helo_local != CheckMode::Off && request.client) {
       const IpAddress client = unmap(*request.client);
@@ -167,11 +191,11 @@ class HeloSanityCheck final : public Check {
         }
       }
       if (claims)
-        co_return helo_verdict("helo", s.helo_local, helo, 550, "5.7.1", "You are not me",
+        co_return helo_verdict("helo", s.helo_local, shown, 550, "5.7.1", "You are not me",
                                "HELO claims to be this server");
     }
     if (s.helo_literal != CheckMode::Off && literal && request.client && unmap(*literal) != unmap(*request.client))
-      co_return helo_verdict("helo", s.helo_literal, helo, 550, "5.7.1",
+      co_return helo_verdict("helo", s.helo_literal, shown, 550, "5.7.1",
                              "address literal does not match your address [" + unmap(*request.client).to_string() + "]",
                              "HELO address literal is not the client's address");
     co_return none;
@@ -216,13 +240,13 @@ class HeloDnsCheck final : public Check {
       }
       Verdict v = none;
       v.kind = VerdictKind::DeferIfPermit;
-      v.action = "DEFER_IF_PERMIT 4.7.1 <" + sanitize(request.helo, 100) + ">: Helo command rejected: Host not found";
+      v.action = "DEFER_IF_PERMIT 4.7.1 <" + sanitize(request.helo_as_sent, 100) + ">: Helo command rejected: Host not found";
       v.reason = "HELO name lookup failed temporarily";
       v.log = v.reason;
       v.cacheable = false;
       co_return v;
     }
-    co_return helo_verdict("helo-dns", s_->helo_dns, request.helo, s_->helo_reject_code, "4.7.1", "Host not found",
+    co_return helo_verdict("helo-dns", s_->helo_dns, request.helo_as_sent, s_->helo_reject_code, "4.7.1", "Host not found",
                            "HELO name has no A, AAAA or MX record");
   }
 
@@ -239,7 +263,7 @@ std::vector<std::unique_ptr<Check>> make_helo_checks(std::shared_ptr<const confi
     options.parent_domain_matches_subdomains = settings->helo_access_parent_matches_subdomains;
     auto tables = config::AccessTables::load(settings->helo_access, options);
     for (const auto& w : tables.warnings()) spdlog::warn("helo-access: {}", w);
-    out.push_back(std::make_unique<HeloAccessCheck>(std::move(tables)));
+    for (const auto& table : tables.tables()) out.push_back(std::make_unique<HeloAccessCheck>(table));
   }
   const auto& s = *settings;
   if (s.helo_syntax != CheckMode::Off || s.helo_fqdn != CheckMode::Off || s.helo_literal != CheckMode::Off ||

@@ -1,10 +1,13 @@
 // policy/checks/helo_checks.hpp: HELO checks in the order and with the texts Postfix admins know.
 //
-//   helo_access   Postfix check_helo_access tables, read from their source files (config/access_table).
-//                 An explicit entry decides before every later check: OK/PERMIT, REJECT, DEFER, 4xx/5xx,
-//                 HOLD, DISCARD, FILTER, REDIRECT, BCC or a restriction class are answered as written
-//                 (rejects and deferrals get Postfix's "<helo>: Helo command rejected: " context); DUNNO
-//                 stops the table search without deciding; PREPEND adds its header; WARN/INFO are logged.
+//   helo_access   Postfix check_helo_access tables, read from their source files (config/access_table);
+//                 one check per table, in the admin's order, each acting as one Postfix restriction.
+//                 OK/PERMIT, DISCARD, a restriction class, REJECT, DEFER and 4xx/5xx end the restriction
+//                 list and decide before every later check (rejects and deferrals get Postfix's "<helo>:
+//                 Helo command rejected: " context, with the HELO as sent). HOLD, FILTER, REDIRECT, BCC
+//                 and DEFER_IF_PERMIT are answered unless a later check rejects (or defers); DEFER_IF_REJECT
+//                 turns a later reject into its deferral; DUNNO, WARN/INFO (logged) and PREPEND (a
+//                 header) let the next table and the other checks decide.
 //   helo          local sanity checks, the first problem found decides (each off/warn/reject/defer):
 //                 syntax  (reject_invalid_helo_hostname)   501 5.5.2 <helo>: Helo command rejected: Invalid name
 //                 fqdn    (reject_non_fqdn_helo_hostname)  504 5.5.2 <helo>: Helo command rejected: need

@@ -128,6 +128,58 @@ TEST(HeloAccess, CidrPcreAndPrependTables) {
   EXPECT_EQ(rig.ask("192.0.2.10", "tagme.example.org").action, "prepend X-Helo-Tag: yes");
 }
 
+TEST(HeloAccess, SeveralTablesAreSeveralRestrictions) {
+  // Postfix runs each check_helo_access on its own: DUNNO, WARN or PREPEND in the first table lets the
+  // second speak; OK in the first ends the list.
+  const auto first = table_file("first", "dunno.example.com DUNNO\nwarn.example.com WARN looks odd\n"
+                                          "ok.example.com OK\ntag.example.com PREPEND X-Tag: 1\n");
+  const auto second = table_file("second", "example.com REJECT no\n");
+  Rig rig({"--helo-access=hash:" + first + ",hash:" + second});
+  for (const char* helo : {"dunno.example.com", "warn.example.com", "tag.example.com"})
+    EXPECT_EQ(rig.ask("192.0.2.10", helo, "x@example.org").action,
+              "REJECT 5.7.1 <" + std::string(helo) + ">: Helo command rejected: no")
+        << helo;
+  EXPECT_EQ(rig.ask("192.0.2.10", "ok.example.com", "x@example.org").action, "OK");
+}
+
+TEST(HeloAccess, NonTerminalActionsLetTheOtherChecksSpeak) {
+  const auto table = table_file("nonterminal", "hold.example.com HOLD quarantine\n"
+                                                "dip.example.com DEFER_IF_PERMIT 4.7.1 try later\n"
+                                                "dir.example.com DEFER_IF_REJECT 4.7.1 not now\n"
+                                                "discard.example.com DISCARD\n");
+  Rig rig({"--helo-access=hash:" + table});
+  // SPF passes for 192.0.2.10 and fails for 203.0.113.5 (example.org: ip4:192.0.2.0/24 -all).
+  EXPECT_EQ(rig.ask("192.0.2.10", "hold.example.com", "x@example.org").action, "HOLD quarantine");
+  EXPECT_EQ(rig.ask("203.0.113.5", "hold.example.com", "x@example.org").action,
+            "550 5.7.23 Message rejected due to: SPF fail - not authorized.");  // a reject wins over HOLD
+  EXPECT_EQ(rig.ask("192.0.2.10", "dip.example.com", "x@example.org").action,
+            "DEFER_IF_PERMIT 4.7.1 <dip.example.com>: Helo command rejected: try later");
+  EXPECT_EQ(rig.ask("203.0.113.5", "dip.example.com", "x@example.org").kind, DecisionKind::Reject);
+  // DEFER_IF_REJECT: nothing when nothing rejects; the reject becomes its deferral otherwise.
+  EXPECT_EQ(rig.ask("192.0.2.10", "dir.example.com", "x@example.org").kind, DecisionKind::Prepend);
+  EXPECT_EQ(rig.ask("203.0.113.5", "dir.example.com", "x@example.org").action,
+            "DEFER 4.7.1 <dir.example.com>: Helo command rejected: not now");
+  // DISCARD ends the list, as OK does.
+  EXPECT_EQ(rig.ask("203.0.113.5", "discard.example.com", "x@example.org").action, "DISCARD");
+}
+
+TEST(HeloAccess, PatternTablesSeeTheHeloAsSent) {
+  // pcre_table(5): the "i" flag is on by default; "/.../i" turns it off (case-sensitive).
+  const auto pcre = table_file("case.pcre", "/^UPPER\\./i REJECT shouting\n");
+  Rig rig({"--helo-access=pcre:" + pcre});
+  EXPECT_EQ(rig.ask("192.0.2.10", "UPPER.example.org", "x@example.org").action,
+            "REJECT 5.7.1 <UPPER.example.org>: Helo command rejected: shouting");
+  EXPECT_NE(rig.ask("192.0.2.10", "upper.example.org", "x@example.org").kind, DecisionKind::Reject);
+}
+
+TEST(Decision, SeveralDeferralsNameThemAllWith4726) {
+  Rig rig({"--helo-fqdn=defer", "--iprev-fail=reject", "--HELO_reject=False", "--Mail_From_reject=False"});
+  const Answer a = rig.ask("203.0.113.5", "mailhost", "x@example.org");
+  EXPECT_EQ(a.action, "450 4.7.26 Multiple authentication checks failed: HELO is not a fully-qualified host name; "
+                      "reverse DNS fail for 203.0.113.5");
+  EXPECT_EQ(a.deciding_check, "helo+iprev");
+}
+
 TEST(HeloAccess, BadTableFailsAtLoadWithItsLine) {
   const auto bad = table_file("bad.pcre", "/^ok/ OK\n/(unclosed/ REJECT\n");
   try {
@@ -163,8 +215,8 @@ TEST(HeloSanity, WarnModeOnlyLogsAndDeferModeIs4xx) {
 
 TEST(HeloSanity, ClaimsToBeUs) {
   Rig rig({"--helo-local=reject", "--helo-local-names=mx.example.net, 198.51.100.25"});
-  EXPECT_EQ(rig.ask("203.0.113.5", "MX.example.net", "").action,
-            "550 5.7.1 <mx.example.net>: Helo command rejected: You are not me");
+  EXPECT_EQ(rig.ask("203.0.113.5", "MX.example.net", "").action,  // shown as sent, as Postfix does
+            "550 5.7.1 <MX.example.net>: Helo command rejected: You are not me");
   EXPECT_EQ(rig.ask("203.0.113.5", "[198.51.100.25]", "").kind, DecisionKind::Reject);
   EXPECT_NE(rig.ask("198.51.100.25", "[198.51.100.25]", "").kind, DecisionKind::Reject);  // really us
 }
