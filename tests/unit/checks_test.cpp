@@ -313,6 +313,19 @@ TEST(Combined, TestOnlyLogsWhatWouldHaveBeenRejected) {
   EXPECT_NE(a.log_line.find("TestOnly: would have answered \"504 5.5.2 <localhost>"), std::string::npos) << a.log_line;
 }
 
+TEST(Combined, TestOnlyCoversHeloAccessAndHeloDns) {
+  const auto table = table_file("testonly", "bad.example.org REJECT go away\n");
+  Rig rig({"--TestOnly=0", "--helo-access=hash:" + table, "--helo-dns=reject"});
+  Answer a = rig.ask("192.0.2.10", "bad.example.org", "x@example.org");
+  EXPECT_EQ(a.action, "dunno");
+  EXPECT_EQ(a.log_line,
+            "TestOnly: would have answered \"REJECT 5.7.1 <bad.example.org>: Helo command rejected: go away\"");
+  a = rig.ask("192.0.2.10", "nothing.example.org", "x@example.org");
+  EXPECT_EQ(a.action, "dunno");
+  EXPECT_EQ(a.log_line,
+            "TestOnly: would have answered \"450 4.7.1 <nothing.example.org>: Helo command rejected: Host not found\"");
+}
+
 // ----- concurrency, measured in DNS round trips rather than in seconds -----
 
 namespace {
