@@ -35,6 +35,7 @@ import subprocess
 import time
 
 MARKER_FILE = ".e2e-postfix"
+NAMESPACE_FILE = ".e2e-namespace"  # the running instance's mount namespace, for a later run's clean-up
 NOBODY = 65534
 
 
@@ -99,18 +100,25 @@ def pid_alive(pid):
         return False
 
 
-def processes_naming(text):
-    """Pids of processes whose command line contains `text` (how we find what we started from ROOT)."""
+def mount_namespace(pid):
+    """The mount namespace of `pid` ("mnt:[4026532...]"), or None if it is gone."""
+    try:
+        return os.readlink("/proc/%d/ns/mnt" % pid)
+    except OSError:
+        return None
+
+
+def processes_in_namespace(namespace):
+    """Pids of live processes in mount namespace `namespace`. The instance runs in a private namespace of
+    its own (see Rig.start), so this is exactly what it started: the master, its daemons and whatever they
+    spawned (policy servers), never another test's processes however their command lines read."""
     found = []
+    if not namespace:
+        return found
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if text in cmdline and pid_alive(int(entry)):
+        if mount_namespace(int(entry)) == namespace and pid_alive(int(entry)):
             found.append(int(entry))
     return found
 
@@ -136,6 +144,7 @@ class PostfixInstance:
         self.main_extra = main_extra or {}
         self.master_extra = master_extra
         self.master_pid = None
+        self.namespace = None  # the instance's own mount namespace: what it started lives there
 
     # ----- configuration -----
 
@@ -218,6 +227,11 @@ class PostfixInstance:
                 not os.path.exists(os.path.join(self.root, MARKER_FILE)):
             raise RigError("%s exists and is not a previous e2e Postfix directory; not wiping it" % self.root)
         if os.path.exists(os.path.join(self.root, MARKER_FILE)):
+            try:
+                with open(os.path.join(self.root, NAMESPACE_FILE)) as f:
+                    self.namespace = f.read().strip() or None
+            except OSError:
+                pass
             self.stop_leftovers()
             shutil.rmtree(self.root)
         os.makedirs(self.etc)
@@ -265,6 +279,11 @@ class PostfixInstance:
                 time.sleep(0.05)
         if not self.master_pid:
             raise RigError("no master.pid after postfix start" + self.maillog_tail())
+        self.namespace = mount_namespace(self.master_pid)
+        if not self.namespace or self.namespace == mount_namespace(os.getpid()):
+            raise RigError("the Postfix master is not in a mount namespace of its own (%s)" % self.namespace)
+        with open(os.path.join(self.root, NAMESPACE_FILE), "w") as f:
+            f.write(self.namespace + "\n")
         for l in self.listeners:
             hosts = [("127.0.0.1", socket.AF_INET)] + ([("::1", socket.AF_INET6)] if l.ipv6 else [])
             for host, family in hosts:
@@ -292,7 +311,7 @@ class PostfixInstance:
             raise RigError("the Postfix master does not see the test resolv.conf:\n" + seen)
 
     def stop(self, timeout=10):
-        """postfix stop; waits for the master, then for every process naming ROOT (spawned policy servers)."""
+        """postfix stop; waits for the master, then for every process of the instance (spawned policy servers)."""
         if self.master_pid and pid_alive(self.master_pid):
             self.postfix("stop", check=False)
             deadline = time.monotonic() + timeout
@@ -304,10 +323,14 @@ class PostfixInstance:
         return self.stop_leftovers(timeout)
 
     def stop_leftovers(self, timeout=5):
-        """Waits for processes started from ROOT to exit; kills (by pid) and reports those that do not."""
+        """Waits for the instance's processes (its mount namespace) to exit; kills and reports those that do
+        not. Never another test's processes: a namespace that is ours (no instance started) matches nothing."""
+        if not self.namespace or self.namespace == mount_namespace(os.getpid()):
+            return
         deadline = time.monotonic() + timeout
+        left = []
         while time.monotonic() < deadline:
-            left = processes_naming(self.root)
+            left = processes_in_namespace(self.namespace)
             if not left:
                 return
             time.sleep(0.05)
