@@ -646,6 +646,9 @@ void check_whole(Loaded& l) {
     throw Error("Per_User must be text,<path>");
   if (s.request_timeout < std::chrono::duration_cast<Millis>(s.lookup_time))
     l.notices.push_back("request-timeout is shorter than Lookup_Time: slow SPF evaluations end at request-timeout");
+  if (s.why_url.empty() && s.reason_message.find("{url}") != std::string::npos)
+    l.notices.push_back("Reason_Message uses {url} but Why_URL is not set: {url} is left empty (set Why_URL, "
+                        "e.g. to pypolicyd-spf's http://www.openspf.net/Why, or drop {url} from the text)");
   if (s.request_timeout >= Millis(100'000))
     l.notices.push_back("request-timeout is not below Postfix's default smtpd_policy_service_timeout (100s)");
 }

@@ -165,9 +165,11 @@ class SpfCheck final : public Check {
   }
 
   // No_Mail: reject only domains that publish exactly "v=spf1 -all" (pypolicyd-spf compares the first
-  // string of the record).
+  // string of the record). It narrows rejects only: a deferral (TempError_Defer) stands, since a domain
+  // whose record could not be read may well be one that publishes "v=spf1 -all" (pypolicyd-spf accepted
+  // such mail, as no record was cached).
   bool no_mail_downgrade(const IdentityOutcome& io) const {
-    if (!s_->no_mail) return false;
+    if (!s_->no_mail || io.act != Act::Reject) return false;
     return io.outcome.record_strings.empty() || io.outcome.record_strings.front() != "v=spf1 -all";
   }
 
@@ -238,6 +240,8 @@ class SpfCheck final : public Check {
         continue;
       out += tmpl[i++];
     }
+    // An empty {url} at the end ("Please see {url}" without Why_URL) leaves no trailing space in the reply.
+    while (!out.empty() && out.back() == ' ') out.pop_back();
     return sanitize(out, 450);
   }
 

@@ -548,6 +548,12 @@ DIFFERENCES = [
         "both at once, within one `Lookup_Time`", "not compared",
         note="a timing (session helo-mfrom-temperror: 2 x Lookup_Time against 1 x); timings are not pass/fail"),
     Difference(
+        "no-mail-defer",
+        "`No_Mail` also cancels a `TempError_Defer` deferral (no record could be read, so none was cached)",
+        "`No_Mail` narrows rejects only; a deferral stands", "not compared",
+        note="tests/unit/spf_policy_test.cpp NoMailNarrowsRejectsButNotDeferrals; the no-mail configuration "
+             "does not defer"),
+    Difference(
         "default-text",
         "replies point at the dead `http://www.openspf.net/Why`",
         "no URL unless `Why_URL` is set (`Why_URL = http://www.openspf.net/Why` restores the old text)", "answer",

@@ -73,3 +73,33 @@ TEST(SpfPolicy, InvalidUtf8InARequestBecomesTheReplacementCharacter) {
             "prepend Received-SPF: Pass (mailfrom) identity=mailfrom; client-ip=192.0.2.10; "
             "helo=helo-none.example.org; envelope-from=j\xEF\xBF\xBDrn@pass.example.org; receiver=example.net ");
 }
+
+// No_Mail: only a domain publishing exactly "v=spf1 -all" is rejected; any other failing domain gets the
+// header. A deferral (TempError_Defer) is not a reject and stands: the record could not be read.
+TEST(SpfPolicy, NoMailNarrowsRejectsButNotDeferrals) {
+  Rig rig({"--No_Mail=True", "--Mail_From_reject=SPF_Not_Pass", "--TempError_Defer=True", "--HELO_reject=False"});
+  rig.dns.add_txt("nomail.example.org", {"v=spf1 -all"});
+  rig.dns.add_txt("spaced.example.org", {"v=spf1  -all"});
+  rig.dns.add_name_failure("broken.example.org", dns::DnsStatus::ServFail);
+  EXPECT_EQ(rig.ask("203.0.113.50", "helo-none.example.org", "user@nomail.example.org").action,
+            "550 5.7.23 Message rejected due to: SPF fail - not authorized.");
+  const std::string other = rig.ask("203.0.113.50", "helo-none.example.org", "user@pass.example.org").action;
+  EXPECT_EQ(other.rfind("prepend Received-SPF: Fail (mailfrom) identity=mailfrom;", 0), 0u) << other;
+  const std::string spaced = rig.ask("203.0.113.50", "helo-none.example.org", "user@spaced.example.org").action;
+  EXPECT_EQ(spaced.rfind("prepend Received-SPF: Fail", 0), 0u) << "not exactly \"v=spf1 -all\": " << spaced;
+  const std::string deferred = rig.ask("203.0.113.50", "helo-none.example.org", "user@broken.example.org").action;
+  EXPECT_EQ(deferred.rfind("defer_if_permit 4.7.24 Message deferred due to: ", 0), 0u) << deferred;
+}
+
+// A Reason_Message with {url} and no Why_URL: the reply does not end in a dangling space, and loading the
+// configuration says why {url} is empty.
+TEST(SpfPolicy, UrlWithoutWhyUrlIsEmptyAndNoticed) {
+  const std::vector<std::string> args{"--Reason_Message=Message {rejectdefer} due to: {spf}. Please see {url}"};
+  const config::Loaded loaded = config::load(args);
+  bool noticed = false;
+  for (const auto& n : loaded.notices) noticed = noticed || n.find("{url} but Why_URL is not set") != std::string::npos;
+  EXPECT_TRUE(noticed);
+  Rig rig(args);
+  EXPECT_EQ(rig.ask("203.0.113.50", "helo-none.example.org", "user@pass.example.org").action,
+            "550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see");
+}
