@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPFGATE_WERROR=ON
 cmake --build build -j2
-ctest --test-dir build --output-on-failure "$@"
+ctest --test-dir build --output-on-failure --timeout 600 "$@"
 
 if [ "${SPFGATE_SANITIZERS:-yes}" = no ]; then
   exit 0
@@ -30,7 +30,7 @@ mkdir -p "$reports"
 status=0
 ASAN_OPTIONS="log_path=$reports/report:detect_leaks=1:strict_string_checks=1:check_initialization_order=1" \
 UBSAN_OPTIONS="log_path=$reports/report:print_stacktrace=1:halt_on_error=1" \
-  ctest --test-dir build-fuzz --output-on-failure "$@" || status=$?
+  ctest --test-dir build-fuzz --output-on-failure --timeout 600 "$@" || status=$?
 if [ -n "$(ls -A "$reports")" ]; then
   echo "sanitizer reports (build-fuzz/sanitizer-reports):" >&2
   for f in "$reports"/*; do
