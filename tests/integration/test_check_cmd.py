@@ -40,6 +40,15 @@ class Check(unittest.TestCase):
         self.assertIn("include.example.test: include:example.test -> no match (fail)", out.stdout)
         self.assertIn("decided by: spf", out.stdout)
 
+    def test_testonly_answers_as_the_daemon_and_says_what_it_would_have_answered(self):
+        out = check("--ip", "127.0.0.11", "--helo", "nohelo.example.test", "--sender", "a@include.example.test",
+                    "--TestOnly=0")
+        self.assertEqual(out.returncode, 0, out.stdout)  # the daemon's answer: the mail goes on
+        self.assertTrue(out.stdout.startswith("action=dunno\n"), out.stdout)
+        self.assertIn('log line: TestOnly: would have answered "550 5.7.23 Message rejected due to: SPF fail - '
+                      'not authorized."', out.stdout)
+        self.assertIn("decided by: spf", out.stdout)
+
     def test_temperror_with_tempError_defer_exits_2(self):
         out = check("--ip", "127.0.0.10", "--helo", "nohelo.example.test", "--sender", "a@include-servfail.example.test",
                     "--TempError_Defer=True")
