@@ -398,6 +398,7 @@ void Server::start_observability() {
 int Server::run() {
   raise_open_files_limit(state_->settings->max_connections);
   open_listeners();
+  start_observability();  // binds --metrics too, before privileges go (it may be a port below 1024)
   drop_privileges();
   start_signals();
   if (serve_single_) {
@@ -428,7 +429,6 @@ int Server::run() {
     }
   }
   if (!serve_single_ && close_listeners_.empty()) throw std::runtime_error("no listener configured");
-  start_observability();
   spdlog::info("spfgate {} ready", SPFGATE_VERSION);
   io_->run();
   spdlog::info("stopped");

@@ -1,6 +1,8 @@
 """The Prometheus endpoint and the periodic summary line, scraped after a known mix of requests."""
+import os
 import re
 import signal
+import socket
 import unittest
 import urllib.error
 import urllib.request
@@ -21,7 +23,29 @@ def value(text, series):
     return None
 
 
+def privileged_free_port():
+    """A free port below 1024 on 127.0.0.1 (needs root)."""
+    for port in range(1000, 600, -1):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise unittest.SkipTest("no free port below 1024")
+
+
 class Metrics(unittest.TestCase):
+    @unittest.skipUnless(os.geteuid() == 0, "a port below 1024 and --user need root (CI runs as root)")
+    def test_metrics_port_below_1024_is_bound_before_privileges_are_dropped(self):
+        port = privileged_free_port()
+        with Daemon("--user=nobody", "--metrics", "tcp:127.0.0.1:%d" % port, unix=False, tcp=True) as d:
+            status, _, text = scrape(port)
+            self.assertEqual(status, 200)
+            self.assertEqual(value(text, "spfgate_requests_total"), 0)
+            self.assertEqual(d.stop(), 0)
+            self.assertIn("running as uid 65534", d.log())
+
     def test_series_after_a_known_mix_of_requests(self):
         port = free_port()
         with Daemon("--metrics", "tcp:127.0.0.1:%d" % port, "--stats-interval=300ms",
