@@ -202,16 +202,20 @@ class Flood(HostilePeer):
             stop = threading.Event()
 
             def flood():
+                # Four at a time per thread, kept open until the server has accepted them: 57 held + 4 x 4
+                # goes past max-connections, so the limit is hit (and must be logged once).
                 n = 0
-                while not stop.is_set() and n < 1500:
+                while n < 300 and not (stop.is_set() and "connection limit (max-connections 64)" in d.log()):
                     n += 1
-                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    try:
-                        s.connect(d.sock)
-                        s.sendall(b"request=smtpd_access_policy\nclient_address=127.0.0.1\n")  # half, then gone
-                    except OSError:
-                        pass
-                    finally:
+                    batch = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(4)]
+                    for s in batch:
+                        try:
+                            s.connect(d.sock)
+                            s.sendall(b"request=smtpd_access_policy\nclient_address=127.0.0.1\n")  # half, then gone
+                        except OSError:
+                            pass
+                    time.sleep(0.01)
+                    for s in batch:
                         s.close()
 
             threads = [threading.Thread(target=flood) for _ in range(4)]
@@ -233,7 +237,8 @@ class Flood(HostilePeer):
             self.assertBoundedMemory(d)
             self.assertEqual(d.stop(), 0)
             log = d.log()
-            self.assertLessEqual(log.count("connection limit (max-connections 64) reached"), 1)
+            # Hit, and said once: the warning is rate-limited per listener, not per refused connection.
+            self.assertEqual(log.count("connection limit (max-connections 64) reached"), 1)
             self.assertLessEqual(log.count("connection closed in the middle of a request"), 1)
 
 
