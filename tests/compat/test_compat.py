@@ -66,6 +66,8 @@ MOCK_TEXT = "dunno mock header field that should be ignored"
 # What spawn(8) gives its child (Postfix's import_environment; no PYTHONUNBUFFERED, which would hide
 # pypolicyd-spf's missing flush in Mock mode).
 SPAWN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+# ... and a sanitizer build's report settings, so spfgate's reports land where scripts/test.sh looks.
+SPAWN_ENV.update({k: os.environ[k] for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS") if k in os.environ})
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -402,9 +404,15 @@ def crash_match(c):
         # Mail_From_reject = No_Check does not crash on a missing sender: it writes Python's None.
         return c.session.name == "no-sender" and "envelope-from=None;" in c.py and \
             c.sg == c.py.replace("envelope-from=None;", "envelope-from=<>;")
-    if "crash" in c.session.tags:
-        # A bad client_address is answered dunno; a missing helo_name or sender is taken as an empty one.
-        return c.sg == "dunno" if c.session.name == "bad-client" else c.sg is not None
+    if "crash" in c.session.tags and c.sg is not None:
+        # A bad client_address is answered dunno; a missing helo_name or sender is taken as an empty one:
+        # no HELO identity is checked without a HELO, and a missing sender is the null sender.
+        if c.session.name == "bad-client":
+            return c.sg == "dunno"
+        if c.session.name == "no-helo":
+            return "identity=helo" not in c.sg and "smtp.helo=" not in c.sg
+        if c.session.name == "no-sender":
+            return "envelope-from=" not in c.sg or "envelope-from=<>;" in c.sg
     return False
 
 
