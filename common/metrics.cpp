@@ -73,11 +73,11 @@ double Metrics::get(std::size_t id, std::initializer_list<std::string_view> valu
   return it == f.series.end() ? 0 : it->second;
 }
 
-void Metrics::observe_request(double seconds) {
-  ++observations_;
-  observed_sum_ += seconds;
+void Metrics::Histogram::observe(double seconds) {
+  ++count;
+  sum += seconds;
   for (std::size_t i = 0; i < kBuckets.size(); ++i)
-    if (seconds <= kBuckets[i]) ++buckets_[i];
+    if (seconds <= kBuckets[i]) ++buckets[i];
 }
 
 namespace {
@@ -124,17 +124,22 @@ std::string Metrics::exposition() const {
       out += " " + number(value) + "\n";
     }
   }
-  out += "# HELP spfgate_request_duration_seconds Time from a complete request to its answer.\n"
-         "# TYPE spfgate_request_duration_seconds histogram\n";
-  for (std::size_t i = 0; i < kBuckets.size(); ++i)
-    out += "spfgate_request_duration_seconds_bucket{le=\"" + number(kBuckets[i]) + "\"} " +
-           std::to_string(buckets_[i]) + "\n";
-  out += "spfgate_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(observations_) + "\n";
-  out += "spfgate_request_duration_seconds_sum " + number(observed_sum_) + "\n";
-  out += "spfgate_request_duration_seconds_count " + std::to_string(observations_) + "\n";
+  requests_.expose(out, "spfgate_request_duration_seconds", "Time from a complete request to its answer.");
+  dns_.expose(out, "spfgate_dns_query_duration_seconds",
+              "Time from a check's DNS question to its answer (from the in-process cache or not).");
   out += "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
          "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds " + number(start_time_) + "\n";
   return out;
+}
+
+void Metrics::Histogram::expose(std::string& out, std::string_view name, std::string_view help) const {
+  const std::string n(name);
+  out += "# HELP " + n + " " + std::string(help) + "\n# TYPE " + n + " histogram\n";
+  for (std::size_t i = 0; i < kBuckets.size(); ++i)
+    out += n + "_bucket{le=\"" + number(kBuckets[i]) + "\"} " + std::to_string(buckets[i]) + "\n";
+  out += n + "_bucket{le=\"+Inf\"} " + std::to_string(count) + "\n";
+  out += n + "_sum " + number(sum) + "\n";
+  out += n + "_count " + std::to_string(count) + "\n";
 }
 
 std::string Metrics::summary() const {
@@ -149,7 +154,7 @@ std::string Metrics::summary() const {
   double limits = 0;
   for (const auto& [key, value] : families_[ids_.limit_hits].series) limits += value;
   if (limits) out += " limit_hits=" + number(limits);
-  if (observations_) out += " mean_ms=" + number(std::round(observed_sum_ / observations_ * 1e5) / 100);
+  if (requests_.count) out += " mean_ms=" + number(std::round(requests_.sum / requests_.count * 1e5) / 100);
   return out;
 }
 

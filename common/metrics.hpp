@@ -1,8 +1,9 @@
-// common/metrics.hpp: counters, gauges and one latency histogram, exposed in Prometheus text format.
+// common/metrics.hpp: counters, gauges and two latency histograms, exposed in Prometheus text format.
 //
 //   auto& m = metrics();
 //   m.add(m.ids().answers, {"reject"});                    // spfgate_answers_total{action="reject"} += 1
 //   m.observe_request(0.0021);                             // spfgate_request_duration_seconds
+//   m.observe_dns(0.0004);                                 // spfgate_dns_query_duration_seconds
 //   std::string body = m.exposition();                     // for GET /metrics
 //
 // One process-wide registry (the daemon runs one io_context thread; the registry is not thread-safe).
@@ -25,7 +26,7 @@ class Metrics {
  public:
   enum class Type { Counter, Gauge };
   static constexpr std::size_t kMaxSeriesPerFamily = 512;
-  // Request latency buckets (seconds): from a cached answer to a DNS timeout.
+  // Latency buckets (seconds), for requests and DNS answers alike: from a cached answer to a timeout.
   static constexpr std::array<double, 14> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                       0.025,  0.05,    0.1,    0.25,  0.5,   1,     5};
 
@@ -41,7 +42,8 @@ class Metrics {
   void add(std::size_t family, std::initializer_list<std::string_view> values, double by = 1);
   void set(std::size_t family, std::initializer_list<std::string_view> values, double value);
   double get(std::size_t family, std::initializer_list<std::string_view> values) const;
-  void observe_request(double seconds);
+  void observe_request(double seconds) { requests_.observe(seconds); }
+  void observe_dns(double seconds) { dns_.observe(seconds); }
 
   std::string exposition() const;
   // "requests=12 dunno=3 prepend=8 reject=1 ...": the periodic summary log line.
@@ -54,13 +56,18 @@ class Metrics {
     std::vector<std::string> labels;
     std::map<std::string, double, std::less<>> series;  // key: label values joined by '\x1f'
   };
+  struct Histogram {
+    std::array<std::uint64_t, kBuckets.size()> buckets{};
+    std::uint64_t count = 0;
+    double sum = 0;
+    void observe(double seconds);
+    void expose(std::string& out, std::string_view name, std::string_view help) const;
+  };
   double* slot(std::size_t family, std::initializer_list<std::string_view> values);
 
   std::vector<Family> families_;
   Ids ids_{};
-  std::array<std::uint64_t, kBuckets.size()> buckets_{};
-  std::uint64_t observations_ = 0;
-  double observed_sum_ = 0;
+  Histogram requests_, dns_;
   std::string key_;  // reused buffer: no allocation per increment once warm
   double start_time_ = 0;
 };

@@ -81,6 +81,13 @@ class Metrics(unittest.TestCase):
             self.assertGreaterEqual(value(text, 'spfgate_dns_queries_total{status="ok",dnssec="secure"}'), 4)
             self.assertEqual(value(text, "spfgate_request_duration_seconds_count"), 3)
             self.assertEqual(value(text, 'spfgate_request_duration_seconds_bucket{le="+Inf"}'), 3)
+            # Every DNS answer a check got is timed: the histogram counts what dns_queries_total counts.
+            dns_answers = sum(float(l.split(" ")[1]) for l in text.splitlines()
+                              if l.startswith("spfgate_dns_queries_total{"))
+            self.assertGreaterEqual(dns_answers, 4)
+            self.assertEqual(value(text, "spfgate_dns_query_duration_seconds_count"), dns_answers)
+            self.assertEqual(value(text, 'spfgate_dns_query_duration_seconds_bucket{le="+Inf"}'), dns_answers)
+            self.assertLessEqual(value(text, 'spfgate_dns_query_duration_seconds_bucket{le="0.0001"}'), dns_answers)
             self.assertEqual(value(text, 'spfgate_build_info{version="0.1.0"}'), 1)
             # Every sample line is well formed: name{labels} number.
             for line in text.splitlines():
