@@ -58,7 +58,8 @@ std::unique_ptr<dns::Resolver> make_resolver(boost::asio::io_context& io, const 
   else resolver = std::make_unique<dns::UnboundResolver>(io.get_executor(), std::move(o));
   if (!s.dnssec)
     spdlog::warn("DNSSEC validation is off (dnssec = no): forged DNS answers cannot be told from real ones");
-  spdlog::info("resolver: {}{}{}", s.dns_forwarders.empty() ? "full recursion" : "forwarding to " + [&] {
+  // Once per daemon, but once per SMTP session in spawn mode: there it is a debug line.
+  spdlog::log(s.spawn ? spdlog::level::debug : spdlog::level::info, "resolver: {}{}{}", s.dns_forwarders.empty() ? "full recursion" : "forwarding to " + [&] {
                  std::string l;
                  for (const auto& f : s.dns_forwarders) l += (l.empty() ? "" : ", ") + f;
                  return l;

@@ -429,9 +429,12 @@ int Server::run() {
     }
   }
   if (!serve_single_ && close_listeners_.empty()) throw std::runtime_error("no listener configured");
-  spdlog::info("spfgate {} ready", SPFGATE_VERSION);
+  // A spawned process (and a systemd Accept=yes one) serves one connection: one SMTP session. Its start
+  // and stop would be two log lines per session, so they are debug lines there (pypolicyd-spf logs none).
+  const auto lifecycle = serve_single_ ? spdlog::level::debug : spdlog::level::info;
+  spdlog::log(lifecycle, "spfgate {} ready", SPFGATE_VERSION);
   io_->run();
-  spdlog::info("stopped");
+  spdlog::log(lifecycle, "stopped");
   return 0;
 }
 

@@ -82,6 +82,8 @@ class SyslogTest(unittest.TestCase):
             self.assertRegex(line, r"^<\d+>\w{3} [ \d]\d \d\d:\d\d:\d\d policyd-spf\[%d\]: " % self._pid(lines))
         self.assertTrue(any(re.search(r"^<22>.*: 4XyZ1234: prepend X-Comment: SPF check N/A for local connections - "
                                       r"client-ip=127\.0\.0\.1;", l) for l in lines), lines)
+        # One session, one line, as with pypolicyd-spf: a spawned process's start and stop are debug lines.
+        self.assertEqual(len(lines), 1, lines)
 
     def test_reload_keeps_the_ident_and_facility(self):
         sock = os.path.join(self.dir, "policy.sock")
