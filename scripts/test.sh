@@ -27,6 +27,7 @@ cmake --build build-fuzz -j2
 reports="$PWD/build-fuzz/sanitizer-reports"
 rm -rf "$reports"
 mkdir -p "$reports"
+chmod 1777 "$reports"  # processes that dropped root (--user nobody, Postfix's spawn user=nobody) report too
 status=0
 ASAN_OPTIONS="log_path=$reports/report:detect_leaks=1:strict_string_checks=1:check_initialization_order=1" \
 UBSAN_OPTIONS="log_path=$reports/report:print_stacktrace=1:halt_on_error=1" \
