@@ -353,6 +353,48 @@ def policy_seeds():
     seed("policy", "all-servfail", bytes([0]) + b"SERVFAIL" + SEP + REQUESTS["rcpt"].encode())
 
 
+# --- DNS rdata (fuzz_wire) ------------------------------------------------------------------------------
+def wire_name(name):
+    out = b""
+    for label in name.split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def wire_seeds():
+    clear("wire")
+    # flags: 0x01 secure, 0x02 bogus, 0x04 nxdomain, 0x08 havedata, 0x20 no lengths, 0x40 error, 0x80 no
+    # why_bogus; type index: 0 A, 1 AAAA, 2 TXT, 3 MX, 4 PTR, 5 CNAME, 6 NS, 7 SOA.
+    def txt(*strings):
+        return b"".join(bytes([len(x)]) + x for x in strings)
+    cases = {
+        "a": (0x09, 0, 0, [bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2])]),
+        "aaaa": (0x09, 0, 1, [bytes([0x20, 0x01, 0x0d, 0xb8] + [0] * 11 + [1])]),
+        "txt-spf": (0x09, 0, 2, [txt(b"v=spf1 ip4:192.0.2.0/24 ", b"include:_spf.example.org -all")]),
+        "txt-255": (0x08, 0, 2, [txt(b"v=spf1 " + b"a" * 248, b"")]),
+        "txt-truncated": (0x08, 0, 2, [bytes([200]) + b"short"]),
+        "mx": (0x09, 0, 3, [struct.pack(">H", 10) + wire_name("Mail.Example.ORG")]),
+        "mx-null": (0x08, 0, 3, [struct.pack(">H", 0) + b"\0"]),
+        "ptr": (0x08, 0, 4, [wire_name("host.example.net"), wire_name("other.example.net")]),
+        "ptr-compressed": (0x08, 0, 4, [b"\x04host\xc0\x0c"]),
+        "ptr-control-bytes": (0x08, 0, 4, [b"\x05ho\nst\x07example\0"]),
+        "cname-long-label": (0x08, 0, 5, [bytes([64]) + b"x" * 64 + b"\0"]),
+        "ns": (0x08, 0, 6, [wire_name("ns1.example.org")]),
+        "soa": (0x08, 0, 7, [wire_name("ns.example.org") + wire_name("host.example.org") + b"\0" * 20]),
+        "servfail": (0x00, 2, 2, []),
+        "nxdomain": (0x04, 3, 0, []),
+        "refused": (0x00, 5, 2, []),
+        "bogus": (0x0b, 0, 2, [txt(b"v=spf1 -all")]),
+        "no-lengths": (0x28, 0, 0, [bytes([192, 0, 2, 1])]),
+        "error": (0x40, 0, 0, []),
+        "a-wrong-size": (0x08, 0, 0, [bytes([192, 0, 2])]),
+        "query-name-escapes": (0x08, 0, 4, [b"we ird.\\name.example"]),
+    }
+    for name, (flags, rcode, type_index, records) in cases.items():
+        seed("wire", name, bytes([flags, rcode, type_index]) + SEP.join(records))
+
+
 def main():
     suite = load_suite()
     codec_seeds()
@@ -361,6 +403,7 @@ def main():
     config_seeds()
     access_seeds()
     policy_seeds()
+    wire_seeds()
     for target, n in sorted(written.items()):
         print("%-14s %4d seeds" % (target, n))
 

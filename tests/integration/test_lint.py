@@ -1,6 +1,8 @@
 """`spfgate lint DOMAIN` against the real test DNS: the zone lint.test has one domain per finding
 (tests/dns/zones/lint.test.zone.in)."""
 import json
+import os
+import re
 import subprocess
 import unittest
 
@@ -35,6 +37,7 @@ class Lint(unittest.TestCase):
             "qall": "spf.neutral-all", "noall": "spf.no-all", "ptr": "spf.ptr", "split": "spf.string-boundary",
             "long": "spf.long-record", "voids": "spf.void-lookups", "incnone": "spf.include-without-record",
             "manymx": "spf.mx-limit", "toomany": "spf.too-many-lookups", "nearly": "spf.near-lookup-limit",
+            "loop": "spf.loop",
         }
         for name, code in expect.items():
             with self.subTest(domain=name):
@@ -71,6 +74,34 @@ class Lint(unittest.TestCase):
     def test_mx_findings(self):
         self.assertIn("mx.fcrdns", codes("badmx.lint.test")[1])
         self.assertIn("mx.null", codes("nullmx.lint.test")[1])
+        self.assertIn("mx.no-address", codes("noaddr.lint.test")[1])
+        self.assertIn("mx.none", codes("noall.lint.test")[1])
+        self.assertNotIn("mx.none", codes("good.lint.test")[1])
+
+    def test_more_dkim_findings(self):
+        rc, found, _ = codes("good.lint.test", "--dkim-selector", "multi", "--dkim-selector", "testing",
+                             "--dkim-selector", "tiny")
+        self.assertEqual(found, ["dkim.multiple-records", "dkim.testing", "dkim.weak-key"])
+        self.assertEqual(rc, 1)
+
+    def test_a_lookup_that_fails_is_a_warning_and_the_receiver_view_an_error(self):
+        rc, found, report = codes("lookupfail.lint.test")
+        self.assertIn("dns.lookup-failed", found)
+        self.assertIn("spf.receiver-error", found)
+        self.assertTrue(report["spf"]["receiver_view"].startswith("temperror"), report["spf"]["receiver_view"])
+        self.assertEqual(rc, 1)
+
+    def test_every_code_the_readme_lists_is_triggered_by_a_test(self):
+        """README's list of finding codes: each one is the code of a finding some test here expects."""
+        def read(*path):
+            with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), *path), encoding="utf-8") as f:
+                return f.read()
+        readme = read("..", "..", "README.md")
+        listed = set(re.findall(r"`([a-z]+\.[a-z0-9<>-]+)`", readme[readme.index("\nCodes: "):].split("\n\n")[0]))
+        here, unit = read("test_lint.py"), read("..", "unit", "lint_test.cpp")
+        missing = sorted(c for c in listed if c != "dmarc.bad-<tag>" and '"%s"' % c not in here + unit)
+        self.assertEqual(missing, [])
+        self.assertGreater(len(listed), 30)
 
     def test_usage_errors(self):
         self.assertEqual(subprocess.run([BIN, "lint"], capture_output=True, timeout=20).returncode, 2)
