@@ -313,6 +313,28 @@ TEST(SpfEvaluator, PtrMacroUsesValidatedNames) {
   EXPECT_EQ(count_queries(r2, RrType::PTR), 1u);
 }
 
+// %{p} validates at most 10 PTR names too (§4.6.4): an 11th name that would validate is never asked about,
+// so %{p} is "unknown".
+TEST(SpfEvaluator, PtrMacroValidatesOnlyTheFirstTenNames) {
+  MemoryResolver r;
+  const IpAddress client = *parse_ip("192.0.2.9");
+  r.add_txt("example.org", {"v=spf1 exists:%{p}.allow.example.net -all"});
+  for (int i = 0; i < 10; ++i) r.add_reverse(client, cat("h", i, ".other.example"));
+  r.add_reverse(client, "mx.example.org");  // the 11th name: it would validate
+  r.add_a("mx.example.org", "192.0.2.9");
+  r.add_a("unknown.allow.example.net", "127.0.0.2");  // only "unknown" is allowed: Pass means the cap held
+  Outcome o = run(r, request("192.0.2.9", "x@example.org"));
+  EXPECT_EQ(o.result, Result::Pass);
+  EXPECT_EQ(count_queries(r, RrType::A), 11u) << "ten names validated, then the exists lookup";
+  MemoryResolver r10;  // the same name as the 10th: validated and used
+  r10.add_txt("example.org", {"v=spf1 exists:%{p}.allow.example.net -all"});
+  for (int i = 0; i < 9; ++i) r10.add_reverse(client, cat("h", i, ".other.example"));
+  r10.add_reverse(client, "mx.example.org");
+  r10.add_a("mx.example.org", "192.0.2.9");
+  r10.add_a("mx.example.org.allow.example.net", "127.0.0.2");
+  EXPECT_EQ(run(r10, request("192.0.2.9", "x@example.org")).result, Result::Pass);
+}
+
 TEST(SpfEvaluator, IncludeAndRedirectEdgeCases) {
   MemoryResolver r;
   r.add_txt("nope.example.org", {"not spf"});
