@@ -182,6 +182,8 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     // client address), or the Mock answer.
     auto request = std::make_shared<policy::PolicyRequest>(policy::PolicyRequest::from(std::move(raw.attributes)));
     if (!request->request.empty() && request->request != "smtpd_access_policy") {
+      m.add(m.ids().answers, {"malformed"});  // every request counted gets counted as answered
+      m.add(m.ids().limit_hits, {"request-type"});
       state_->peer_warnings.warn(peer_, peer_ + ": unknown request type \"" + loggable(request->request) +
                                             "\"; answering " + settings.malformed_reply);
       co_return format_reply(settings.malformed_reply);

@@ -55,10 +55,12 @@ class Metrics(unittest.TestCase):
             fail = c.ask(request(client_address="127.0.0.11", helo_name="nohelo.example.test", sender="a@example.test"))
             skip = c.ask(request(client_address="127.0.0.1", helo_name="x.example.test", sender="a@example.test"))
             malformed = c.ask("this is not an attribute\n\n")
+            other_type = c.ask("request=junk_policy\nclient_address=127.0.0.10\n\n")
             self.assertTrue(pass_.startswith("prepend Received-SPF: Pass"))
             self.assertTrue(fail.startswith("550 5.7.23"))
             self.assertTrue(skip.startswith("prepend X-Comment"))
             self.assertEqual(malformed, "DUNNO")
+            self.assertEqual(other_type, "DUNNO")
             d.write_config("skip_addresses = 127.0.0.1/32\n")
             d.signal(signal.SIGHUP)
             d.wait_for_log("configuration reloaded")
@@ -66,10 +68,14 @@ class Metrics(unittest.TestCase):
             status, ctype, text = scrape(port)
             self.assertEqual(status, 200)
             self.assertEqual(ctype, "text/plain; version=0.0.4; charset=utf-8")
-            self.assertEqual(value(text, "spfgate_requests_total"), 4)
+            self.assertEqual(value(text, "spfgate_requests_total"), 5)
             self.assertEqual(value(text, 'spfgate_answers_total{action="prepend"}'), 2)
             self.assertEqual(value(text, 'spfgate_answers_total{action="reject"}'), 1)
-            self.assertEqual(value(text, 'spfgate_answers_total{action="malformed"}'), 1)
+            self.assertEqual(value(text, 'spfgate_answers_total{action="malformed"}'), 2)
+            self.assertEqual(value(text, 'spfgate_limit_hits_total{limit="request-type"}'), 1)
+            # Every request received is answered once and counted once.
+            answered = sum(float(l.split(" ")[1]) for l in text.splitlines() if l.startswith("spfgate_answers_total{"))
+            self.assertEqual(answered, value(text, "spfgate_requests_total"))
             self.assertEqual(value(text, 'spfgate_check_results_total{check="spf",identity="mailfrom",result="pass"}'), 1)
             self.assertEqual(value(text, 'spfgate_check_results_total{check="spf",identity="mailfrom",result="fail"}'), 1)
             self.assertEqual(value(text, 'spfgate_check_results_total{check="iprev",identity="",result="pass"}'), 1)
@@ -97,7 +103,7 @@ class Metrics(unittest.TestCase):
             with self.assertRaises(urllib.error.HTTPError) as e:
                 scrape(port, "/nope")
             self.assertEqual(e.exception.code, 404)
-            d.wait_for_log(r"stats: requests=4 dunno=\d+|stats: requests=4 prepend=2")
+            d.wait_for_log(r"stats: requests=5 dunno=\d+|stats: requests=5 prepend=2")
             self.assertEqual(d.stop(), 0)
 
 
