@@ -2,6 +2,7 @@
 
 #include "common/text.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -73,11 +74,13 @@ double Metrics::get(std::size_t id, std::initializer_list<std::string_view> valu
   return it == f.series.end() ? 0 : it->second;
 }
 
+// One increment per observation (it is on the path of every DNS answer): buckets[i] counts the
+// observations whose first bound is kBuckets[i]; expose() adds them up into Prometheus' cumulative form.
 void Metrics::Histogram::observe(double seconds) {
   ++count;
   sum += seconds;
-  for (std::size_t i = 0; i < kBuckets.size(); ++i)
-    if (seconds <= kBuckets[i]) ++buckets[i];
+  const auto at = std::lower_bound(kBuckets.begin(), kBuckets.end(), seconds);
+  if (at != kBuckets.end()) ++buckets[static_cast<std::size_t>(at - kBuckets.begin())];
 }
 
 namespace {
@@ -135,8 +138,11 @@ std::string Metrics::exposition() const {
 void Metrics::Histogram::expose(std::string& out, std::string_view name, std::string_view help) const {
   const std::string n(name);
   out += "# HELP " + n + " " + std::string(help) + "\n# TYPE " + n + " histogram\n";
-  for (std::size_t i = 0; i < kBuckets.size(); ++i)
-    out += n + "_bucket{le=\"" + number(kBuckets[i]) + "\"} " + std::to_string(buckets[i]) + "\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    cumulative += buckets[i];
+    out += n + "_bucket{le=\"" + number(kBuckets[i]) + "\"} " + std::to_string(cumulative) + "\n";
+  }
   out += n + "_bucket{le=\"+Inf\"} " + std::to_string(count) + "\n";
   out += n + "_sum " + number(sum) + "\n";
   out += n + "_count " + std::to_string(count) + "\n";

@@ -57,7 +57,7 @@ class Metrics {
     std::map<std::string, double, std::less<>> series;  // key: label values joined by '\x1f'
   };
   struct Histogram {
-    std::array<std::uint64_t, kBuckets.size()> buckets{};
+    std::array<std::uint64_t, kBuckets.size()> buckets{};  // per bucket, not cumulative (see observe())
     std::uint64_t count = 0;
     double sum = 0;
     void observe(double seconds);
