@@ -103,3 +103,51 @@ TEST(SpfPolicy, UrlWithoutWhyUrlIsEmptyAndNoticed) {
   EXPECT_EQ(rig.ask("203.0.113.50", "helo-none.example.org", "user@pass.example.org").action,
             "550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see");
 }
+
+// The rest of what tests/compat found pypolicyd-spf getting wrong, here without pypolicyd-spf: each case the
+// README's migration table lists as answered differently.
+
+// A permerror reject repeated for the message's second recipient keeps its 5.7.24 code (pypolicyd-spf
+// answered 5.7.23 from its cache).
+TEST(SpfPolicy, ARepeatedPermerrorRejectKeepsItsCode) {
+  Rig rig({"--PermError_reject=True"});
+  rig.dns.add_txt("perm.example.org", {"v=spf1 bogus:x -all"});
+  const std::string first = rig.ask("203.0.113.50", "helo-none.example.org", "u@perm.example.org", "msg.1").action;
+  EXPECT_EQ(first.rfind("550 5.7.24 Message rejected due to: SPF Permanent Error: ", 0), 0u) << first;
+  EXPECT_EQ(rig.ask("203.0.113.50", "helo-none.example.org", "u@perm.example.org", "msg.1", "other@example.net").action,
+            first);
+}
+
+// Only HELO_pass_restriction set and both identities pass: the restriction (pypolicyd-spf: "None").
+TEST(SpfPolicy, HeloPassRestrictionAloneWhenBothPass) {
+  Rig rig({"--HELO_pass_restriction=helo_passed_spf"});
+  EXPECT_EQ(rig.ask("192.0.2.10", "mail.example.org", "user@pass.example.org").action, "helo_passed_spf");
+}
+
+// MAIL FROM none while HELO has a result: the MAIL FROM header (pypolicyd-spf prepended the HELO one,
+// CVE-2019-20790).
+TEST(SpfPolicy, MailFromNoneGetsTheMailFromHeader) {
+  Rig rig({});
+  rig.dns.add_txt("none.example.org", {"not an spf record"});
+  const std::string a = rig.ask("192.0.2.10", "mail.example.org", "user@none.example.org").action;
+  EXPECT_EQ(a.rfind("prepend Received-SPF: None (mailfrom) identity=mailfrom; client-ip=192.0.2.10; "
+                    "helo=mail.example.org; envelope-from=user@none.example.org;", 0), 0u) << a;
+}
+
+// A Reject_Not_Pass_Domains entry covers its subdomains (pypolicyd-spf's match was inverted).
+TEST(SpfPolicy, RejectNotPassDomainsCoversSubdomains) {
+  Rig rig({"--Reject_Not_Pass_Domains=example.org", "--HELO_reject=False", "--Mail_From_reject=False"});
+  rig.dns.add_txt("sub.example.org", {"v=spf1 ?all"});
+  EXPECT_EQ(rig.ask("203.0.113.50", "helo-none.example.org", "u@sub.example.org").action,
+            "550 5.7.23 Message rejected due to: Receiver policy for SPF Neutral.");
+  rig.dns.add_txt("example.net", {"v=spf1 ?all"});  // not listed: a header
+  EXPECT_EQ(rig.ask("203.0.113.50", "helo-none.example.org", "u@example.net").action.rfind("prepend ", 0), 0u);
+}
+
+// An empty HELO: no HELO identity is checked (pypolicyd-spf checked the sender's domain as s=helo).
+TEST(SpfPolicy, EmptyHeloChecksNoHeloIdentity) {
+  // pass.example.org does not authorise the client: checked as the HELO identity it would be rejected.
+  Rig rig({"--HELO_reject=Fail", "--Mail_From_reject=False"});
+  const std::string a = rig.ask("203.0.113.50", "", "user@pass.example.org").action;
+  EXPECT_EQ(a.rfind("prepend Received-SPF: Fail (mailfrom) identity=mailfrom;", 0), 0u) << a;
+}
