@@ -117,6 +117,17 @@ class Zone:
         return os.path.join(ZONES_DIR, self.name + "zone.in")
 
 
+# Names the rig may serve: RFC 2606/6761 test names, and the reverse zones of loopback (127/8, ::1) and of the
+# documentation prefixes (192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32).
+RESERVED_SUFFIXES = ("test.", "example.", "invalid.", "localhost.", "127.in-addr.arpa.", "2.0.192.in-addr.arpa.",
+                     "100.51.198.in-addr.arpa.", "113.0.203.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa.",
+                     "1." + "0." * 31 + "ip6.arpa.")
+
+
+def reserved_zone(name):
+    return any(name == s or name.endswith("." + s) for s in RESERVED_SUFFIXES)
+
+
 def read_zone_table(delay_ms):
     zones = []
     path = os.path.join(ZONES_DIR, "ZONES")
@@ -133,6 +144,10 @@ def read_zone_table(delay_ms):
             name = name.lower()
             if not name.endswith("."):
                 raise RigError(where + ": zone must end with '.'")
+            if not reserved_zone(name):
+                raise RigError(where + ": %s is not under a name reserved for testing (RFC 2606 .test/.example/"
+                               ".invalid, loopback or documentation reverse zones): the rig must never answer "
+                               "for a real domain" % name)
             if dnssec not in ("anchor", "signed", "expired", "unsigned"):
                 raise RigError(where + ": dnssec must be anchor, signed, expired or unsigned")
             if served not in ("nsd", "proxy", "private"):
