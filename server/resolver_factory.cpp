@@ -59,12 +59,14 @@ std::unique_ptr<dns::Resolver> make_resolver(boost::asio::io_context& io, const 
   if (!s.dnssec)
     spdlog::warn("DNSSEC validation is off (dnssec = no): forged DNS answers cannot be told from real ones");
   // Once per daemon, but once per SMTP session in spawn mode: there it is a debug line.
-  spdlog::log(s.spawn ? spdlog::level::debug : spdlog::level::info, "resolver: {}{}{}", s.dns_forwarders.empty() ? "full recursion" : "forwarding to " + [&] {
-                 std::string l;
-                 for (const auto& f : s.dns_forwarders) l += (l.empty() ? "" : ", ") + f;
-                 return l;
-               }(), s.resolver_config.empty() ? "" : ", config " + s.resolver_config,
-               s.dnssec ? ", DNSSEC validation on" : "");
+  std::string upstream = "full recursion";
+  if (!s.dns_forwarders.empty()) {
+    upstream = "forwarding to ";
+    for (std::size_t i = 0; i < s.dns_forwarders.size(); ++i) upstream += (i ? ", " : "") + s.dns_forwarders[i];
+  }
+  spdlog::log(s.spawn ? spdlog::level::debug : spdlog::level::info, "resolver: {}{}{}", upstream,
+              s.resolver_config.empty() ? "" : ", config " + s.resolver_config,
+              s.dnssec ? ", DNSSEC validation on" : "");
   if (s.dns_cache_entries > 0) {
     // Repeated questions are answered on this thread, without a round trip to libunbound's.
     dns::CacheOptions cache;
