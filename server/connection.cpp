@@ -165,29 +165,30 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     }
   }
 
+  // A request the engine never sees: counted as a malformed answer and a limit hit, one rate-limited
+  // warning, the configured malformed-reply.
+  std::string refuse(std::string_view limit, const std::string& what) {
+    Metrics& m = metrics();
+    m.add(m.ids().answers, {"malformed"});
+    m.add(m.ids().limit_hits, {limit});
+    const std::string& reply = state_->settings->malformed_reply;
+    state_->peer_warnings.warn(peer_, peer_ + ": " + what + "; answering " + reply);
+    return format_reply(reply);
+  }
+
   asio::awaitable<std::string> answer(RawRequest raw) {
-    const auto& settings = *state_->settings;
     Metrics& m = metrics();
     m.add(m.ids().requests, {});
-    if (raw.fault != Fault::None) {
-      m.add(m.ids().answers, {"malformed"});
-      m.add(m.ids().limit_hits, {raw.fault == Fault::LineTooLong         ? "max-line-length"
-                                 : raw.fault == Fault::TooManyAttributes ? "max-attributes"
-                                                                         : "syntax"});
-      state_->peer_warnings.warn(peer_, peer_ + ": malformed request (" + std::string(to_string(raw.fault)) + "): \"" +
-                                            raw.fault_detail + "\"; answering " + settings.malformed_reply);
-      co_return format_reply(settings.malformed_reply);
-    }
+    if (raw.fault != Fault::None)
+      co_return refuse(raw.fault == Fault::LineTooLong         ? "max-line-length"
+                       : raw.fault == Fault::TooManyAttributes ? "max-attributes"
+                                                               : "syntax",
+                       "malformed request (" + std::string(to_string(raw.fault)) + "): \"" + raw.fault_detail + "\"");
     // An empty request (a blank line) goes to the engine like any other, as in pypolicyd-spf: "dunno" (no
     // client address), or the Mock answer.
     auto request = std::make_shared<policy::PolicyRequest>(policy::PolicyRequest::from(std::move(raw.attributes)));
-    if (!request->request.empty() && request->request != "smtpd_access_policy") {
-      m.add(m.ids().answers, {"malformed"});  // every request counted gets counted as answered
-      m.add(m.ids().limit_hits, {"request-type"});
-      state_->peer_warnings.warn(peer_, peer_ + ": unknown request type \"" + loggable(request->request) +
-                                            "\"; answering " + settings.malformed_reply);
-      co_return format_reply(settings.malformed_reply);
-    }
+    if (!request->request.empty() && request->request != "smtpd_access_policy")
+      co_return refuse("request-type", "unknown request type \"" + loggable(request->request) + "\"");
     const auto started = Clock::now();
     policy::Answer a = co_await decide(request);
     m.observe_request(std::chrono::duration<double>(Clock::now() - started).count());
