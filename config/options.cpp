@@ -501,7 +501,10 @@ void build(Table& t, Settings& s) {
          if (!bytes || *bytes < (64u << 10) || *bytes > (1ull << 30))
            throw BadValue("'" + v + "' is not a size between 64k and 1g (e.g. 8m)");
          s.dns_cache_memory = *bytes;
-       }), "memory bound of that cache (default 8m)");
+       }), "memory bound of that cache (default 8m)")
+      ("result-cache-entries", count(s.result_cache_entries),
+       "SPF and iprev results kept (each cache) while every DNS answer they came from is valid; 0 turns "
+       "them off (default 10000)");
 
   for (const char* name : kMilterOnly) t.milter.add_options()(name, po::value<std::string>(), "milter only");
 

@@ -136,6 +136,9 @@ struct Settings {
   // In-process answer cache in front of libunbound (policy/dns/caching_resolver.hpp): 0 entries turns it off.
   std::size_t dns_cache_entries = 20000;     // dns-cache-entries
   std::size_t dns_cache_memory = 8u << 20;   // dns-cache-memory: its bound in bytes
+  // SPF and iprev results reused while their answers are valid (policy/spf/outcome_cache.hpp): entries
+  // of each cache; 0 turns them off.
+  std::size_t result_cache_entries = 10000;  // result-cache-entries
 };
 
 // The built-in defaults (the constructor leaves the list defaults empty; this fills them).

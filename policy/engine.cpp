@@ -88,7 +88,7 @@ std::shared_ptr<const Engine> Engine::engine_for(const std::string& recipient) c
 }
 
 Engine::Engine(std::shared_ptr<const config::Settings> settings, Pipeline pipeline)
-    : settings_(std::move(settings)), pipeline_(std::move(pipeline)) {}
+    : settings_(std::move(settings)), pipeline_(std::move(pipeline)), iprev_cache_(settings_->result_cache_entries) {}
 
 std::string Engine::prefix(const PolicyRequest& request) const {
   // pypolicyd-spf writes "<queue_id>: " (and ": " for an empty queue_id); we drop the empty prefix.
@@ -212,7 +212,7 @@ asio::awaitable<Answer> Engine::evaluate(const PolicyRequest& request, dns::Reso
     co_return a;
   }
   const std::optional<IpAddress> client = settings_->prospective ? settings_->prospective : request.client;
-  Evidence evidence(resolver, client, deadline);
+  Evidence evidence(resolver, client, deadline, &iprev_cache_);
   CheckContext ctx{resolver, deadline, evidence, false};
   std::vector<Verdict> verdicts = co_await pipeline_.run(request, ctx);
   Decision d = decide(verdicts, *settings_, request.can_prepend());

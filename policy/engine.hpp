@@ -11,7 +11,8 @@
 // format ("[<queue_id>: ]<action>"), so existing log rules keep matching.
 //
 // An Engine is immutable and shared by all connections; a reload builds a new one while requests in
-// flight finish on the old one. The MessageCache and the Resolver outlive engines.
+// flight finish on the old one. The MessageCache and the Resolver outlive engines; the caches of results
+// (iprev here, SPF in its check) belong to the engine, so a reload starts them afresh.
 // Failure: handle() does not throw for anything a peer or DNS can cause.
 #pragma once
 
@@ -73,6 +74,9 @@ class Engine {
 
   std::shared_ptr<const config::Settings> settings_;
   Pipeline pipeline_;
+  // iprev results of recent clients (result-cache-entries); mutable like per_user_ (single-threaded
+  // io_context), and gone with the configuration. `spfgate check` (explain()) never uses it.
+  mutable IprevCache iprev_cache_;
   // Per_User state; mutable because the file is re-read while serving (single-threaded io_context).
   struct PerUser {
     std::string path;

@@ -34,6 +34,7 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
   const IpAddress ip = unmap(client);
   const dns::DnsAnswer ptr = co_await resolver.query(dns::reverse_name(ip), dns::RrType::PTR, deadline);
   ++ev.dns_queries;
+  std::uint32_t ttl = ptr.ttl;
   if (ptr.is_temporary()) {
     ev.result = IprevResult::TempError;
     ev.reverse_temporary = true;
@@ -49,6 +50,7 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
   if (ev.ptr_names.empty()) {
     ev.result = IprevResult::PermError;
     ev.why = ptr.ok() ? "no valid host name in the PTR records" : "no PTR record";
+    ev.ttl = ttl;
     co_return ev;
   }
   // Forward lookups of every name at once (RFC 8601 §3: all names, not only the first as Postfix does).
@@ -61,6 +63,7 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
   std::string temporary_why;
   for (std::size_t i = 0; i < answers.size(); ++i) {
     const auto& a = answers[i];
+    ttl = std::min(ttl, a.ttl);
     if (a.is_temporary()) {
       temporary = true;
       if (temporary_why.empty())
@@ -84,18 +87,46 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
     ev.result = IprevResult::Fail;
     ev.why = "no PTR name resolves back to " + ip.to_string();
   }
+  if (!temporary) ev.ttl = ttl;
   co_return ev;
 }
 
-Evidence::Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns::Deadline deadline)
-    : iprev_([&resolver, client, deadline]() -> asio::awaitable<IprevEvidence> {
+namespace {
+
+std::string cache_key(const IpAddress& client) {
+  const IpAddress ip = unmap(client);
+  if (ip.is_v4()) {
+    const auto b = ip.to_v4().to_bytes();
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+  const auto b = ip.to_v6().to_bytes();
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+}  // namespace
+
+Evidence::Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns::Deadline deadline,
+                   IprevCache* cache)
+    : iprev_([&resolver, client, deadline, cache]() -> asio::awaitable<IprevEvidence> {
         if (!client) {
           IprevEvidence none;
           none.result = IprevResult::PermError;
           none.why = "no client address";
           co_return none;
         }
-        co_return co_await lookup_iprev(resolver, *client, deadline);
+        if (!cache) co_return co_await lookup_iprev(resolver, *client, deadline);
+        const std::string key = cache_key(*client);
+        const auto now = dns::Clock::now();
+        if (const IprevEvidence* hit = cache->find(key, now)) {
+          IprevEvidence ev = *hit;
+          ev.from_cache = true;
+          ev.dns_queries = 0;
+          co_return ev;
+        }
+        IprevEvidence ev = co_await lookup_iprev(resolver, *client, deadline);
+        if (ev.ttl > 0)
+          cache->store(key, ev, now + std::min<std::chrono::seconds>(std::chrono::seconds(ev.ttl), kMaxIprevCacheAge));
+        co_return ev;
       }) {}
 
 }  // namespace spfgate::policy

@@ -5,15 +5,20 @@
 //
 //   const IprevEvidence& ip = co_await ctx.evidence.iprev();
 //
+// With an IprevCache, a result is reused for the smallest TTL of its answers (never a TempError, never one
+// that met a temporary answer), so a client's next message costs no lookup.
 // Failure: never throws for DNS faults (they are a TempError result).
 #pragma once
 
 #include "common/async.hpp"
+#include "common/expiring_lru.hpp"
 #include "common/ip.hpp"
 #include "policy/dns/resolver.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,7 +40,15 @@ struct IprevEvidence {
   // kind can matter to it.
   bool reverse_temporary = false;
   unsigned dns_queries = 0;
+  // How long the result may be reused: the smallest TTL of the answers it came from; 0 (not at all) for
+  // TempError and whenever any answer was temporary (a retry may confirm more names).
+  std::uint32_t ttl = 0;
+  bool from_cache = false;
 };
+
+// iprev results by client address, reused for their ttl (at most an hour); owned by the Engine.
+using IprevCache = ExpiringLru<IprevEvidence>;
+inline constexpr std::chrono::seconds kMaxIprevCacheAge{3600};
 
 // RFC 8601 §3 (via RFC 7208 §4.6.4): the number of PTR names evaluated must be limited.
 inline constexpr unsigned kMaxIprevNames = 10;
@@ -46,7 +59,9 @@ boost::asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAd
 
 class Evidence {
  public:
-  Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns::Deadline deadline);
+  // `cache` (may be null) must outlive the Evidence.
+  Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns::Deadline deadline,
+           IprevCache* cache = nullptr);
 
   // Only valid when the request has a client address.
   boost::asio::awaitable<IprevEvidence> iprev() { return iprev_.get(); }

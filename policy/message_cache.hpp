@@ -11,13 +11,12 @@
 // Single-threaded (one io_context); not thread-safe.
 #pragma once
 
+#include "common/expiring_lru.hpp"
 #include "policy/decision.hpp"
 
 #include <chrono>
 #include <cstddef>
-#include <list>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace spfgate::policy {
@@ -37,20 +36,23 @@ class MessageCache {
 
   explicit MessageCache(std::size_t max_entries = kDefaultMaxEntries,
                         std::chrono::seconds max_age = kDefaultMaxAge)
-      : max_entries_(max_entries), max_age_(max_age) {}
+      : entries_(max_entries), max_age_(max_age) {}
 
   // The entry for `instance`, or nullptr (also when it is older than max_age).
-  CachedMessage* find(const std::string& instance, std::chrono::steady_clock::time_point now);
-  void store(const std::string& instance, CachedMessage entry);
-  std::size_t size() const noexcept { return index_.size(); }
-  void clear();
+  CachedMessage* find(const std::string& instance, std::chrono::steady_clock::time_point now) {
+    return entries_.find(instance, now);
+  }
+  // Kept until max_age after entry.created.
+  void store(const std::string& instance, CachedMessage entry) {
+    const auto expires = entry.created + max_age_;
+    entries_.store(instance, std::move(entry), expires);
+  }
+  std::size_t size() const noexcept { return entries_.size(); }
+  void clear() { entries_.clear(); }
 
  private:
-  using Entries = std::list<std::pair<std::string, CachedMessage>>;
-  std::size_t max_entries_;
+  ExpiringLru<CachedMessage> entries_;
   std::chrono::seconds max_age_;
-  Entries entries_;  // most recently used first
-  std::unordered_map<std::string, Entries::iterator> index_;
 };
 
 }  // namespace spfgate::policy

@@ -6,6 +6,7 @@
 #include "policy/identity.hpp"
 #include "policy/spf/evaluator.hpp"
 #include "policy/spf/header.hpp"
+#include "policy/spf/outcome_cache.hpp"
 
 #include <algorithm>
 
@@ -46,7 +47,8 @@ struct IdentityOutcome {
 
 class SpfCheck final : public Check {
  public:
-  explicit SpfCheck(std::shared_ptr<const config::Settings> settings) : s_(std::move(settings)) {}
+  explicit SpfCheck(std::shared_ptr<const config::Settings> settings)
+      : s_(std::move(settings)), outcomes_(s_->result_cache_entries) {}
   std::string_view name() const override { return "spf"; }
   Stage stage() const override { return Stage::Spf; }
   bool needs_dns() const override { return true; }
@@ -73,12 +75,12 @@ class SpfCheck final : public Check {
     std::vector<Identity> which;
     if (check_helo) {
       spf::Request r{client, "postmaster@" + request.helo, request.helo, fields.receiver, Identity::Helo, request.helo};
-      work.push_back(spf::check_host(ctx.resolver, std::move(r), options, ctx.deadline));
+      work.push_back(outcomes_.check_host(ctx.resolver, std::move(r), options, ctx.deadline));
       which.push_back(Identity::Helo);
     }
     if (check_mfrom) {
       spf::Request r{client, request.sender, fields.helo, fields.receiver, Identity::MailFrom, {}};
-      work.push_back(spf::check_host(ctx.resolver, std::move(r), options, ctx.deadline));
+      work.push_back(outcomes_.check_host(ctx.resolver, std::move(r), options, ctx.deadline));
       which.push_back(Identity::MailFrom);
     }
     std::vector<spf::Outcome> outcomes = co_await gather(std::move(work));
@@ -246,12 +248,16 @@ class SpfCheck final : public Check {
   }
 
   std::shared_ptr<const config::Settings> s_;
+  // Results reused while their DNS answers are valid (result-cache-entries). The one mutable part of the
+  // check: it serves every connection from the io_context's one thread, and dies with the configuration.
+  mutable spf::OutcomeCache outcomes_;
 };
 
 // Domain_Whitelist: an SPF pass of the client for one of the listed domains bypasses every check.
 class DomainWhitelistCheck final : public Check {
  public:
-  explicit DomainWhitelistCheck(std::shared_ptr<const config::Settings> settings) : s_(std::move(settings)) {}
+  explicit DomainWhitelistCheck(std::shared_ptr<const config::Settings> settings)
+      : s_(std::move(settings)), outcomes_(s_->result_cache_entries) {}
   std::string_view name() const override { return "Domain_Whitelist"; }
   Stage stage() const override { return Stage::Bypass; }
   bool needs_dns() const override { return true; }
@@ -264,7 +270,7 @@ class DomainWhitelistCheck final : public Check {
     options.limits.time_budget = std::chrono::duration_cast<std::chrono::milliseconds>(s.whitelist_lookup_time);
     std::vector<asio::awaitable<spf::Outcome>> work;
     for (const auto& domain : s.domain_whitelist)
-      work.push_back(spf::check_host(ctx.resolver,
+      work.push_back(outcomes_.check_host(ctx.resolver,
                                      spf::Request{client, "postmaster@" + domain, domain, {}, Identity::MailFrom, domain},
                                      options, ctx.deadline));
     const auto outcomes = co_await gather(std::move(work));
@@ -285,6 +291,7 @@ class DomainWhitelistCheck final : public Check {
 
  private:
   std::shared_ptr<const config::Settings> s_;
+  mutable spf::OutcomeCache outcomes_;  // as SpfCheck's
 };
 
 }  // namespace

@@ -208,7 +208,10 @@ class Evaluation {
   // One query under the evaluation's deadline. A plain function handing out the resolver's own awaitable, so
   // a lookup costs no coroutine frame of ours.
   asio::awaitable<DnsAnswer> lookup(std::string name, RrType type) {
-    if (dns::Clock::now() >= deadline_) return out_of_time();
+    if (dns::Clock::now() >= deadline_) {
+      out_.reusable = false;  // a later evaluation, with time left, may well get an answer
+      return out_of_time();
+    }
     ++out_.dns_queries;
     return resolver_.query(std::move(name), type, deadline_);
   }
@@ -308,6 +311,7 @@ class Evaluation {
       target.assign(f.domain);
       return true;
     }
+    if (spec.find('%') != std::string_view::npos) out_.reads_request = true;
     MacroValues v = macro_values(f.domain);
     v.ptr_name = ptr_name_for(f.domain);
     std::string why;
@@ -514,6 +518,7 @@ class Evaluation {
       if (tracing()) step(frame, exp_term_, "ignored: " + std::string(why));
     };
     if (uses_ptr_macro(*exp_spec_)) co_await resolve_ptr_names(frame, exp_term_, false);
+    if (exp_spec_->find('%') != std::string::npos) out_.reads_request = true;
     MacroValues v = macro_values(exp_domain_);
     v.ptr_name = ptr_name_for(exp_domain_);
     std::string target, why;
@@ -523,6 +528,8 @@ class Evaluation {
     if (!answer.ok()) co_return ignore(dns::to_string(answer.status));
     if (answer.txt.size() != 1) co_return ignore("not exactly one TXT record");
     const std::string text = join(answer.txt.front());
+    if (text.find('%') != std::string::npos) out_.reads_request = true;
+    if (text.find("%{t") != std::string::npos || text.find("%{T") != std::string::npos) out_.reusable = false;
     if (uses_ptr_macro(text)) co_await resolve_ptr_names(frame, exp_term_, false);
     v.ptr_name = ptr_name_for(exp_domain_);
     v.timestamp = std::chrono::duration_cast<std::chrono::seconds>(

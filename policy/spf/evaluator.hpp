@@ -81,6 +81,12 @@ struct Outcome {
   unsigned dns_terms = 0;     // DNS-querying terms used, of max_dns_terms
   unsigned void_lookups = 0;  // of max_void_lookups
   unsigned dns_queries = 0;   // queries sent to the resolver
+  // What the result depends on besides the client address, <domain> and DNS data, for a cache of results
+  // (policy/spf/outcome_cache.hpp): a macro read the sender, HELO or receiver (reads_request); or the result
+  // cannot be reused at all (reusable false): %{t} read the clock, or the time budget ran out.
+  bool reads_request = false;
+  bool reusable = true;
+  bool from_cache = false;    // answered by an OutcomeCache, without DNS
   std::vector<TraceStep> trace;
 };
 

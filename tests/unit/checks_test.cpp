@@ -258,6 +258,34 @@ TEST(Iprev, ResultsActionsAndPostfixTexts) {
             "450 4.7.25 Client host rejected: cannot find your hostname, [192.0.2.40]");
 }
 
+TEST(Iprev, AResultIsReusedForItsTtlButNeverATemporaryOne) {
+  const auto ptr_queries = [](const dns::MemoryResolver& d, const std::string& client) {
+    const std::string name = dns::reverse_name(*parse_ip(client));
+    std::size_t n = 0;
+    for (const auto& [q, type] : d.queries()) n += q == name && type == dns::RrType::PTR;
+    return n;
+  };
+  Rig rig({"--iprev-fail=reject", "--iprev-temperror=defer", "--Mail_From_reject=False", "--HELO_reject=False"});
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(rig.ask("192.0.2.10", "mail.example.org").kind, DecisionKind::Prepend);      // pass
+    EXPECT_EQ(rig.ask("203.0.113.5", "x.example.org").kind, DecisionKind::Defer);          // fail
+    EXPECT_EQ(rig.ask("192.0.2.30", "x.example.org").kind, DecisionKind::Defer);           // SERVFAIL
+    EXPECT_EQ(rig.ask("192.0.2.32", "x.example.org").kind, DecisionKind::Defer);           // forward SERVFAIL
+  }
+  EXPECT_EQ(ptr_queries(rig.dns, "192.0.2.10"), 1u);
+  EXPECT_EQ(ptr_queries(rig.dns, "203.0.113.5"), 1u);
+  EXPECT_EQ(ptr_queries(rig.dns, "192.0.2.30"), 2u);
+  EXPECT_EQ(ptr_queries(rig.dns, "192.0.2.32"), 2u);
+  // The same answer as the first time, from the cache.
+  EXPECT_EQ(rig.ask("203.0.113.5", "x.example.org").action,
+            "450 4.7.25 Client host rejected: cannot find your hostname, [203.0.113.5]");
+  // result-cache-entries = 0: every request looks up again.
+  Rig uncached({"--iprev-fail=reject", "--Mail_From_reject=False", "--HELO_reject=False", "--result-cache-entries=0"});
+  uncached.ask("192.0.2.10", "mail.example.org");
+  uncached.ask("192.0.2.10", "mail.example.org");
+  EXPECT_EQ(ptr_queries(uncached.dns, "192.0.2.10"), 2u);
+}
+
 TEST(Iprev, ReverseOnlyIsPostfixsRejectUnknownReverseClientHostname) {
   // Without iprev-fail: reject_unknown_reverse_client_hostname — its text and DSN, and a forward lookup
   // that fails cannot matter (Postfix never makes it).

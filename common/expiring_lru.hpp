@@ -1,0 +1,79 @@
+// common/expiring_lru.hpp: a map bounded in size (least recently used first out) whose entries expire.
+//
+//   ExpiringLru<Outcome> cache(10000);
+//   if (Outcome* hit = cache.find(key, now)) use(*hit);
+//   else cache.store(key, compute(), now + ttl);
+//
+// The one cache shape of the policy layer: the per-message answers (policy/message_cache.hpp), and the
+// results of check_host() and of the iprev lookup that the checks reuse while their DNS data is valid.
+// An entry is found until its expiry time (inclusive), then dropped when it is next looked up; storing a
+// key that is present replaces its value and expiry. max_entries 0 keeps nothing.
+// Single-threaded (one io_context); not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <list>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace spfgate {
+
+template <class Value, class Clock = std::chrono::steady_clock>
+class ExpiringLru {
+ public:
+  using time_point = typename Clock::time_point;
+
+  explicit ExpiringLru(std::size_t max_entries) : max_entries_(max_entries) {}
+
+  // The value stored for `key`, or nullptr (also when it expired before `now`).
+  Value* find(const std::string& key, time_point now) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    if (now > it->second->expires) {
+      entries_.erase(it->second);
+      index_.erase(it);
+      return nullptr;
+    }
+    entries_.splice(entries_.begin(), entries_, it->second);
+    return &it->second->value;
+  }
+
+  void store(const std::string& key, Value value, time_point expires) {
+    if (max_entries_ == 0) return;
+    if (auto it = index_.find(key); it != index_.end()) {
+      it->second->value = std::move(value);
+      it->second->expires = expires;
+      entries_.splice(entries_.begin(), entries_, it->second);
+      return;
+    }
+    entries_.push_front(Entry{key, std::move(value), expires});
+    index_.emplace(key, entries_.begin());
+    while (index_.size() > max_entries_) {
+      index_.erase(entries_.back().key);
+      entries_.pop_back();
+    }
+  }
+
+  std::size_t size() const noexcept { return index_.size(); }
+  std::size_t max_entries() const noexcept { return max_entries_; }
+  void clear() {
+    entries_.clear();
+    index_.clear();
+  }
+
+ private:
+  struct Entry {
+    std::string key;
+    Value value;
+    time_point expires;
+  };
+  using Entries = std::list<Entry>;  // most recently used first
+
+  std::size_t max_entries_;
+  Entries entries_;
+  std::unordered_map<std::string, typename Entries::iterator> index_;
+};
+
+}  // namespace spfgate

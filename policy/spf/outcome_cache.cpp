@@ -1,0 +1,81 @@
+#include "policy/spf/outcome_cache.hpp"
+
+#include "policy/dns/recording_resolver.hpp"
+
+#include <algorithm>
+
+namespace spfgate::spf {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// (identity, client, <domain>), <domain> derived from the request exactly as check_host() derives it.
+std::string key_of(const Request& r) {
+  const IpAddress client = unmap(r.client);
+  std::string key;
+  key.reserve(64);
+  key += r.identity == Identity::Helo ? 'h' : 'm';
+  if (client.is_v4()) {
+    const auto b = client.to_v4().to_bytes();
+    key.append(reinterpret_cast<const char*>(b.data()), b.size());
+  } else {
+    const auto b = client.to_v6().to_bytes();
+    key.append(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+  key += '/';
+  if (!r.domain.empty()) {
+    key += dns::normalize_name(r.domain);
+    return key;
+  }
+  const std::string postmaster = r.sender.empty() ? "postmaster@" + r.helo : std::string();
+  const std::string_view sender = r.sender.empty() ? std::string_view(postmaster) : std::string_view(r.sender);
+  const auto at = sender.rfind('@');
+  key += dns::normalize_name(at == std::string_view::npos ? sender : sender.substr(at + 1));
+  return key;
+}
+
+std::size_t bytes_of(const Outcome& o) {
+  std::size_t n = sizeof o + o.domain.size() + o.mechanism.size() + o.explanation.size() + o.problem.size() +
+                  o.record.size();
+  for (const auto& s : o.record_strings) n += sizeof s + s.size();
+  return n;
+}
+
+}  // namespace
+
+asio::awaitable<Outcome> OutcomeCache::check_host(dns::Resolver& resolver, Request request, Options options,
+                                                  dns::Deadline deadline) {
+  if (options.trace || entries_.max_entries() == 0)
+    co_return co_await spf::check_host(resolver, std::move(request), std::move(options), deadline);
+  const std::string key = key_of(request);
+  const dns::Clock::time_point now = clock_ ? clock_() : dns::Clock::now();
+  if (const Entry* e = entries_.find(key, now)) {
+    if (!e->outcome.reads_request ||
+        (e->sender == request.sender && e->helo == request.helo && e->receiver == request.receiver)) {
+      ++stats_.hits;
+      Outcome hit = e->outcome;
+      hit.from_cache = true;
+      hit.dns_queries = 0;
+      co_return hit;
+    }
+  }
+  ++stats_.misses;
+  dns::RecordingResolver recorded(resolver);
+  Outcome out = co_await spf::check_host(recorded, request, std::move(options), deadline);
+  if (out.reusable && out.result != Result::TempError && recorded.reusable() && bytes_of(out) <= kMaxEntryBytes) {
+    // Expiry counted from before the first question: never later than the shortest-lived answer's.
+    const auto ttl = std::min<std::chrono::seconds>(std::chrono::seconds(recorded.min_ttl()), max_age_);
+    Entry entry{out, {}, {}, {}};
+    if (out.reads_request) {
+      entry.sender = std::move(request.sender);
+      entry.helo = std::move(request.helo);
+      entry.receiver = std::move(request.receiver);
+    }
+    entries_.store(key, std::move(entry), now + ttl);
+    ++stats_.stored;
+  }
+  co_return out;
+}
+
+}  // namespace spfgate::spf
