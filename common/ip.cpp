@@ -41,6 +41,17 @@ IpAddress unmap(const IpAddress& address) {
 
 std::string to_string(const IpAddress& address) { return address.to_string(); }
 
+void append_octets(std::string& key, const IpAddress& address) {
+  const IpAddress ip = unmap(address);
+  if (ip.is_v4()) {
+    const auto b = ip.to_v4().to_bytes();
+    key.append(reinterpret_cast<const char*>(b.data()), b.size());
+  } else {
+    const auto b = ip.to_v6().to_bytes();
+    key.append(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+}
+
 bool prefix_match(const IpAddress& a, const IpAddress& b, unsigned bits) noexcept {
   if (a.is_v4() != b.is_v4()) return false;
   if (a.is_v4()) {

@@ -28,6 +28,9 @@ IpAddress unmap(const IpAddress& address);
 // Text form of an address (IPv6 compressed per RFC 5952, as Boost prints it).
 std::string to_string(const IpAddress& address);
 
+// Appends the address's octets, unmapped (4 for IPv4, 16 for IPv6): a compact cache key.
+void append_octets(std::string& key, const IpAddress& address);
+
 struct Cidr {
   IpAddress network;
   unsigned prefix = 0;

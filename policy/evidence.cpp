@@ -91,20 +91,6 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
   co_return ev;
 }
 
-namespace {
-
-std::string cache_key(const IpAddress& client) {
-  const IpAddress ip = unmap(client);
-  if (ip.is_v4()) {
-    const auto b = ip.to_v4().to_bytes();
-    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
-  }
-  const auto b = ip.to_v6().to_bytes();
-  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
-}
-
-}  // namespace
-
 Evidence::Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns::Deadline deadline,
                    IprevCache* cache)
     : iprev_([&resolver, client, deadline, cache]() -> asio::awaitable<IprevEvidence> {
@@ -115,7 +101,8 @@ Evidence::Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns
           co_return none;
         }
         if (!cache) co_return co_await lookup_iprev(resolver, *client, deadline);
-        const std::string key = cache_key(*client);
+        std::string key;
+        append_octets(key, *client);
         const auto now = dns::Clock::now();
         if (const IprevEvidence* hit = cache->find(key, now)) {
           IprevEvidence ev = *hit;

@@ -1,8 +1,9 @@
 #include "server/logging.hpp"
 
+#include "server/systemd.hpp"
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
-#include <spdlog/sinks/systemd_sink.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -57,7 +58,7 @@ void setup_logging(const config::Settings& s) {
       sink->set_pattern("%v");
       break;
     case config::LogTarget::Journald:
-      sink = std::make_shared<spdlog::sinks::systemd_sink_st>(s.syslog_ident, false);
+      sink = systemd::journal_sink(s.syslog_ident);
       sink->set_pattern("%v");
       break;
   }

@@ -7,6 +7,7 @@
 #include "server/listen_spec.hpp"
 #include "server/metrics_http.hpp"
 #include "server/stdio_stream.hpp"
+#include "server/systemd.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -24,7 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
+#include <systemd/sd-daemon.h>  // SD_LISTEN_FDS_START; the library is loaded by server/systemd.cpp
 #include <unistd.h>
 
 #include <cerrno>
@@ -217,7 +218,7 @@ void Server::bind_tcp(const ListenSpec& spec) {
 }
 
 void Server::adopt_systemd_sockets() {
-  const int n = ::sd_listen_fds(1);
+  const int n = systemd::listen_fds();
   if (n <= 0) return;
   for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; ++fd) {
     int listening = 0;

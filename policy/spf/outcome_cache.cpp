@@ -12,17 +12,10 @@ namespace {
 
 // (identity, client, <domain>), <domain> derived from the request exactly as check_host() derives it.
 std::string key_of(const Request& r) {
-  const IpAddress client = unmap(r.client);
   std::string key;
   key.reserve(64);
   key += r.identity == Identity::Helo ? 'h' : 'm';
-  if (client.is_v4()) {
-    const auto b = client.to_v4().to_bytes();
-    key.append(reinterpret_cast<const char*>(b.data()), b.size());
-  } else {
-    const auto b = client.to_v6().to_bytes();
-    key.append(reinterpret_cast<const char*>(b.data()), b.size());
-  }
+  append_octets(key, r.client);
   key += '/';
   if (!r.domain.empty()) {
     key += dns::normalize_name(r.domain);

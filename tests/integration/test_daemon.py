@@ -6,10 +6,12 @@ SIGTERM with requests in flight, the shipped pypolicyd-spf configuration, spawn 
 """
 import os
 import random
+import shutil
 import signal
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -305,6 +307,41 @@ class SystemdAndPrivileges(unittest.TestCase):
         ours.shutdown(socket.SHUT_WR)
         out, err = proc.communicate(timeout=20)
         self.assertEqual(proc.returncode, 0, err)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),
+                         "a private /run needs root and unshare (CI runs as root)")
+    def test_log_journald_writes_the_native_journal_protocol(self):
+        """--log=journald loads libsystemd at that point (server/systemd.hpp) and sends each line to the
+        journal's socket: here a socket of our own at /run/systemd/journal/socket, in a private mount
+        namespace with its own /run."""
+        with Daemon() as scratch:
+            conf = os.path.join(scratch.dir, "journald.conf")
+        with open(conf, "w") as f:
+            f.write("debugLevel = 1\nTestOnly = 1\n")
+        receiver = (
+            "import os, socket, subprocess, sys\n"
+            "subprocess.run(['mount', '-t', 'tmpfs', 'tmpfs', '/run'], check=True)\n"
+            "os.makedirs('/run/systemd/journal')\n"
+            "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+            "s.bind('/run/systemd/journal/socket')\n"
+            "r = subprocess.run([sys.argv[1], '--check-config', '--log=journald', '--syslog-ident=spfgate-jtest',"
+            " sys.argv[2]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+            "s.settimeout(0.5)\n"
+            "try:\n"
+            "    while True:\n"
+            "        sys.stdout.buffer.write(s.recv(65536) + b'\\n--\\n')\n"
+            "except socket.timeout:\n"
+            "    pass\n"
+            "sys.exit(r.returncode)\n")
+        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-c", receiver,
+                              BIN, conf], capture_output=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        datagrams = out.stdout.split(b"\n--\n")
+        valid = [d for d in datagrams if b"MESSAGE=configuration is valid" in d]
+        self.assertEqual(len(valid), 1, out.stdout)
+        fields = valid[0].split(b"\n")
+        self.assertIn(b"PRIORITY=6", fields)
+        self.assertIn(b"SYSLOG_IDENTIFIER=spfgate-jtest", fields)
 
     @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root (CI runs as root)")
     def test_user_drops_root_after_binding(self):

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 using spfgate::Cidr;
+using spfgate::append_octets;
 using spfgate::parse_ip;
 
 TEST(ParseIp, AcceptsPostfixForms) {
@@ -44,4 +45,16 @@ TEST(Cidr, RefusesHostBitsAndBadLengths) {
   EXPECT_FALSE(Cidr::parse("192.0.2.0/024", &why));
   EXPECT_FALSE(Cidr::parse("2001:db8::1/32", &why));
   EXPECT_FALSE(Cidr::parse(" 203.0.113.99", &why));
+}
+
+TEST(AppendOctets, FourOrSixteenOctetsAndMappedIsIpv4) {
+  std::string v4, mapped, v6;
+  append_octets(v4, *parse_ip("192.0.2.1"));
+  append_octets(mapped, *parse_ip("::ffff:192.0.2.1"));
+  append_octets(v6, *parse_ip("2001:db8::1"));
+  EXPECT_EQ(v4, std::string("\xc0\x00\x02\x01", 4));
+  EXPECT_EQ(mapped, v4);
+  EXPECT_EQ(v6.size(), 16u);
+  EXPECT_EQ(static_cast<unsigned char>(v6[0]), 0x20u);
+  EXPECT_EQ(static_cast<unsigned char>(v6[15]), 0x01u);
 }
