@@ -504,7 +504,7 @@ void build(Table& t, Settings& s) {
        }), "memory bound of that cache (default 8m)")
       ("result-cache-entries", count(s.result_cache_entries),
        "SPF and iprev results kept (each cache) while every DNS answer they came from is valid; 0 turns "
-       "them off (default 10000)");
+       "them off (default 5000)");
 
   for (const char* name : kMilterOnly) t.milter.add_options()(name, po::value<std::string>(), "milter only");
 

@@ -138,7 +138,7 @@ struct Settings {
   std::size_t dns_cache_memory = 8u << 20;   // dns-cache-memory: its bound in bytes
   // SPF and iprev results reused while their answers are valid (policy/spf/outcome_cache.hpp): entries
   // of each cache; 0 turns them off.
-  std::size_t result_cache_entries = 10000;  // result-cache-entries
+  std::size_t result_cache_entries = 5000;   // result-cache-entries
 };
 
 // The built-in defaults (the constructor leaves the list defaults empty; this fills them).

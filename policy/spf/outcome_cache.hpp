@@ -1,6 +1,6 @@
 // policy/spf/outcome_cache.hpp: results of check_host(), reused while every DNS answer they came from is valid.
 //
-//   spf::OutcomeCache cache(10000);                               // one per SPF check (per configuration)
+//   spf::OutcomeCache cache(5000);                                // one per SPF check (per configuration)
 //   spf::Outcome o = co_await cache.check_host(resolver, request, options, deadline);
 //
 // Why: on a warm DNS cache, evaluating a record with its includes still costs tens of microseconds (a
@@ -34,7 +34,7 @@ namespace spfgate::spf {
 class OutcomeCache {
  public:
   static constexpr std::chrono::seconds kDefaultMaxAge{3600};
-  static constexpr std::size_t kMaxEntryBytes = 4096;
+  static constexpr std::size_t kMaxEntryBytes = 2048;
 
   struct Stats {
     std::uint64_t hits = 0;

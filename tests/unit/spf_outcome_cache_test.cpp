@@ -136,6 +136,17 @@ TEST(OutcomeCache, NeverKeepsResultsThatMetTemporaryTrouble) {
   EXPECT_EQ(t.cache.stats().misses, 4u);
 }
 
+TEST(OutcomeCache, HugeRecordsAreEvaluatedEachTime) {
+  Fixture t;
+  std::string huge = "v=spf1";
+  while (huge.size() <= OutcomeCache::kMaxEntryBytes) huge += " ip4:198.51.100.1";
+  huge += " ip4:192.0.2.0/24 -all";
+  t.dns.add_txt("huge.example", {huge});
+  EXPECT_EQ(t.check(request("192.0.2.10", "a@huge.example")).result, Result::Pass);
+  EXPECT_FALSE(t.check(request("192.0.2.10", "a@huge.example")).from_cache);
+  EXPECT_EQ(t.cache.size(), 0u);
+}
+
 TEST(OutcomeCache, TracingAlwaysEvaluates) {
   Fixture t;
   Options traced;
