@@ -42,6 +42,9 @@ spdlog::level::level_enum level_for(const config::Settings& s) {
 
 void setup_logging(const config::Settings& s) {
   const config::LogTarget target = s.log_target.value_or(s.spawn ? config::LogTarget::Syslog : config::LogTarget::Stderr);
+  // The journal sink first: it throws when libsystemd cannot be loaded, and the previous logger must then
+  // stay in place (a reload keeps the old configuration and must still be able to say so).
+  spdlog::sink_ptr journal = target == config::LogTarget::Journald ? systemd::journal_sink(s.syslog_ident) : nullptr;
   // Drop the previous logger first: its syslog sink calls closelog() when destroyed, which resets the ident
   // that the new sink's openlog() set (lines then go out as "spfgate[pid]" whatever syslog-ident says).
   spdlog::set_default_logger(std::make_shared<spdlog::logger>("spfgate-setup"));
@@ -58,7 +61,7 @@ void setup_logging(const config::Settings& s) {
       sink->set_pattern("%v");
       break;
     case config::LogTarget::Journald:
-      sink = systemd::journal_sink(s.syslog_ident);
+      sink = std::move(journal);
       sink->set_pattern("%v");
       break;
   }
