@@ -134,7 +134,7 @@ class Evaluation {
         sender_ = sender_storage_;
       }
     }
-    out_.domain = request.domain.empty() ? sender_domain_ : dns::normalize_name(request.domain);
+    out_.domain = evaluated_domain(request);
   }
 
   asio::awaitable<void> run() {
@@ -560,6 +560,15 @@ class Evaluation {
 };
 
 }  // namespace
+
+std::string evaluated_domain(const Request& request) {
+  if (!request.domain.empty()) return dns::normalize_name(request.domain);
+  // §4.3: the domain part of <sender>; the HELO identity, or a null sender, is postmaster@helo.
+  const std::string postmaster = request.sender.empty() ? "postmaster@" + request.helo : std::string();
+  const std::string_view sender = request.sender.empty() ? std::string_view(postmaster) : std::string_view(request.sender);
+  const auto at = sender.rfind('@');
+  return dns::normalize_name(at == std::string_view::npos ? sender : sender.substr(at + 1));
+}
 
 asio::awaitable<Outcome> check_host(dns::Resolver& resolver, Request request, Options options,
                                     dns::Deadline deadline) {

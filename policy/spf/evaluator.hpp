@@ -100,4 +100,8 @@ struct Options {
 boost::asio::awaitable<Outcome> check_host(dns::Resolver& resolver, Request request, Options options,
                                            dns::Deadline deadline);
 
+// The <domain> check_host() evaluates for `request` (Outcome::domain): Request::domain if set, else the
+// domain part of the sender (of postmaster@helo for an empty sender), lower case, without a trailing dot.
+std::string evaluated_domain(const Request& request);
+
 }  // namespace spfgate::spf

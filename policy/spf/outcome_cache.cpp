@@ -10,21 +10,14 @@ namespace asio = boost::asio;
 
 namespace {
 
-// (identity, client, <domain>), <domain> derived from the request exactly as check_host() derives it.
+// (identity, client, <domain>): what check_host() depends on besides its DNS data and the macro inputs.
 std::string key_of(const Request& r) {
   std::string key;
   key.reserve(64);
   key += r.identity == Identity::Helo ? 'h' : 'm';
   append_octets(key, r.client);
   key += '/';
-  if (!r.domain.empty()) {
-    key += dns::normalize_name(r.domain);
-    return key;
-  }
-  const std::string postmaster = r.sender.empty() ? "postmaster@" + r.helo : std::string();
-  const std::string_view sender = r.sender.empty() ? std::string_view(postmaster) : std::string_view(r.sender);
-  const auto at = sender.rfind('@');
-  key += dns::normalize_name(at == std::string_view::npos ? sender : sender.substr(at + 1));
+  key += evaluated_domain(r);
   return key;
 }
 
