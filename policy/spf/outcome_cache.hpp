@@ -13,9 +13,9 @@
 // among them (SERVFAIL, timeout, bogus: the next request asks again), no TempError, no %{t} and no
 // exhausted time budget (Outcome::reusable); for the smallest TTL among the answers used (negative answers:
 // their SOA-derived TTL), at most max_age. DNSSEC state needs no bookkeeping of its own: a bogus answer is
-// temporary, and no result outlives the (validated) answers it came from. A hit is the stored outcome with from_cache set
-// and dns_queries 0. Tracing (spfgate check) never uses the cache. Results bigger than kMaxEntryBytes
-// (huge records) are not kept; at most max_entries are, the least recently used going first.
+// temporary, and no result outlives the (validated) answers it came from. A hit is the stored outcome
+// with from_cache set and dns_queries 0. Tracing (spfgate check) never uses the cache. Results bigger than
+// kMaxEntryBytes (huge records) are not kept; at most max_entries are, the least recently used going first.
 // Single-threaded (one io_context); not thread-safe.
 #pragma once
 
