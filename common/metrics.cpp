@@ -25,6 +25,9 @@ Metrics::Metrics() {
                             {"status", "dnssec"});
   ids_.dns_cache = family("spfgate_dns_cache_total", T::Counter, "DNS answers served by the in-process cache.",
                           {"outcome"});
+  ids_.result_cache = family("spfgate_result_cache_total", T::Counter,
+                             "Lookups in the SPF and iprev result caches (result-cache-entries), by cache and outcome.",
+                             {"cache", "outcome"});
   ids_.connections_open = family("spfgate_connections_open", T::Gauge, "Policy connections open now.", {});
   ids_.connections = family("spfgate_connections_total", T::Counter, "Policy connections accepted.", {});
   ids_.limit_hits = family("spfgate_limit_hits_total", T::Counter, "Requests or connections that hit a limit.",
@@ -156,6 +159,8 @@ std::string Metrics::summary() const {
   for (const auto& [key, value] : families_[ids_.dns_queries].series) queries += value;
   out += " dns_queries=" + number(queries);
   if (double hits = get(ids_.dns_cache, {"hit"})) out += " dns_cache_hits=" + number(hits);
+  const double results = get(ids_.result_cache, {"spf", "hit"}) + get(ids_.result_cache, {"iprev", "hit"});
+  if (results) out += " result_cache_hits=" + number(results);
   out += " connections_open=" + number(get(ids_.connections_open, {}));
   double limits = 0;
   for (const auto& [key, value] : families_[ids_.limit_hits].series) limits += value;

@@ -31,8 +31,8 @@ class Metrics {
                                                       0.025,  0.05,    0.1,    0.25,  0.5,   1,     5};
 
   struct Ids {
-    std::size_t requests, answers, check_results, dns_queries, dns_cache, connections_open, connections,
-        limit_hits, reloads, message_cache_entries, build_info;
+    std::size_t requests, answers, check_results, dns_queries, dns_cache, result_cache, connections_open,
+        connections, limit_hits, reloads, message_cache_entries, build_info;
   };
 
   Metrics();

@@ -1,6 +1,7 @@
 #include "policy/evidence.hpp"
 
 #include "common/async.hpp"
+#include "common/metrics.hpp"
 #include "common/text.hpp"
 
 #include <algorithm>
@@ -104,12 +105,15 @@ Evidence::Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns
         std::string key;
         append_octets(key, *client);
         const auto now = dns::Clock::now();
+        Metrics& m = metrics();
         if (const IprevEvidence* hit = cache->find(key, now)) {
+          m.add(m.ids().result_cache, {"iprev", "hit"});
           IprevEvidence ev = *hit;
           ev.from_cache = true;
           ev.dns_queries = 0;
           co_return ev;
         }
+        m.add(m.ids().result_cache, {"iprev", "miss"});
         IprevEvidence ev = co_await lookup_iprev(resolver, *client, deadline);
         if (ev.ttl > 0)
           cache->store(key, ev, now + std::min<std::chrono::seconds>(std::chrono::seconds(ev.ttl), kMaxIprevCacheAge));

@@ -1,5 +1,6 @@
 #include "policy/spf/outcome_cache.hpp"
 
+#include "common/metrics.hpp"
 #include "policy/dns/recording_resolver.hpp"
 
 #include <algorithm>
@@ -40,6 +41,7 @@ asio::awaitable<Outcome> OutcomeCache::check_host(dns::Resolver& resolver, Reque
     if (!e->outcome.reads_request ||
         (e->sender == request.sender && e->helo == request.helo && e->receiver == request.receiver)) {
       ++stats_.hits;
+      metrics().add(metrics().ids().result_cache, {"spf", "hit"});
       Outcome hit = e->outcome;
       hit.from_cache = true;
       hit.dns_queries = 0;
@@ -47,6 +49,7 @@ asio::awaitable<Outcome> OutcomeCache::check_host(dns::Resolver& resolver, Reque
     }
   }
   ++stats_.misses;
+  metrics().add(metrics().ids().result_cache, {"spf", "miss"});
   dns::RecordingResolver recorded(resolver);
   Outcome out = co_await spf::check_host(recorded, request, std::move(options), deadline);
   if (out.reusable && out.result != Result::TempError && recorded.reusable() && bytes_of(out) <= kMaxEntryBytes) {

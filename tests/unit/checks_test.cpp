@@ -1,6 +1,7 @@
 // HELO checks, helo_access, iprev and how their verdicts combine with SPF — through the Engine, on
 // in-memory DNS. (The same checks against the real test nsd are in tests/integration/test_checks.py.)
 #include "config/options.hpp"
+#include "common/metrics.hpp"
 #include "common/text.hpp"
 #include "policy/checks/helo_checks.hpp"
 #include "policy/dns/memory_resolver.hpp"
@@ -266,6 +267,9 @@ TEST(Iprev, AResultIsReusedForItsTtlButNeverATemporaryOne) {
     return n;
   };
   Rig rig({"--iprev-fail=reject", "--iprev-temperror=defer", "--Mail_From_reject=False", "--HELO_reject=False"});
+  Metrics& m = metrics();
+  const auto count = [&m](std::string_view outcome) { return m.get(m.ids().result_cache, {"iprev", outcome}); };
+  const double hits = count("hit"), misses = count("miss");
   for (int round = 0; round < 2; ++round) {
     EXPECT_EQ(rig.ask("192.0.2.10", "mail.example.org").kind, DecisionKind::Prepend);      // pass
     EXPECT_EQ(rig.ask("203.0.113.5", "x.example.org").kind, DecisionKind::Defer);          // fail
@@ -276,6 +280,8 @@ TEST(Iprev, AResultIsReusedForItsTtlButNeverATemporaryOne) {
   EXPECT_EQ(ptr_queries(rig.dns, "203.0.113.5"), 1u);
   EXPECT_EQ(ptr_queries(rig.dns, "192.0.2.30"), 2u);
   EXPECT_EQ(ptr_queries(rig.dns, "192.0.2.32"), 2u);
+  EXPECT_EQ(count("hit"), hits + 2);      // the second round's pass and fail
+  EXPECT_EQ(count("miss"), misses + 6);   // the first round, and both temporary failures again
   // The same answer as the first time, from the cache.
   EXPECT_EQ(rig.ask("203.0.113.5", "x.example.org").action,
             "450 4.7.25 Client host rejected: cannot find your hostname, [203.0.113.5]");

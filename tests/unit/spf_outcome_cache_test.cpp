@@ -1,6 +1,7 @@
 // spf::OutcomeCache: check_host() results reused while every answer they came from is valid, and only then;
 // and the ExpiringLru underneath it.
 #include "common/expiring_lru.hpp"
+#include "common/metrics.hpp"
 #include "policy/spf/outcome_cache.hpp"
 #include "spf_test_util.hpp"
 
@@ -85,6 +86,18 @@ TEST(OutcomeCache, ReusesTheResultForTheSameClientAndDomain) {
   EXPECT_FALSE(t.check(helo).from_cache);
   EXPECT_EQ(t.dns.query_count(), asked + 4);
   EXPECT_EQ(t.cache.stats().hits, 1u);
+}
+
+TEST(OutcomeCache, HitsAndMissesAreCounted) {
+  Fixture t;
+  Metrics& m = metrics();
+  const auto count = [&m](std::string_view outcome) { return m.get(m.ids().result_cache, {"spf", outcome}); };
+  const double hits = count("hit"), misses = count("miss");
+  t.check(request("192.0.2.10", "alice@example.com"));
+  t.check(request("192.0.2.10", "bob@example.com"));
+  t.check(request("192.0.2.10", "carol@example.com"));
+  EXPECT_EQ(count("miss"), misses + 1);
+  EXPECT_EQ(count("hit"), hits + 2);
 }
 
 TEST(OutcomeCache, AMacroReadingTheSenderMakesTheSenderPartOfTheMatch) {
