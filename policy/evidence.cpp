@@ -3,6 +3,7 @@
 #include "common/async.hpp"
 #include "common/metrics.hpp"
 #include "common/text.hpp"
+#include "policy/dns/recording_resolver.hpp"
 
 #include <algorithm>
 
@@ -35,7 +36,6 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
   const IpAddress ip = unmap(client);
   const dns::DnsAnswer ptr = co_await resolver.query(dns::reverse_name(ip), dns::RrType::PTR, deadline);
   ++ev.dns_queries;
-  std::uint32_t ttl = ptr.ttl;
   if (ptr.is_temporary()) {
     ev.result = IprevResult::TempError;
     ev.reverse_temporary = true;
@@ -51,7 +51,6 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
   if (ev.ptr_names.empty()) {
     ev.result = IprevResult::PermError;
     ev.why = ptr.ok() ? "no valid host name in the PTR records" : "no PTR record";
-    ev.ttl = ttl;
     co_return ev;
   }
   // Forward lookups of every name at once (RFC 8601 §3: all names, not only the first as Postfix does).
@@ -64,7 +63,6 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
   std::string temporary_why;
   for (std::size_t i = 0; i < answers.size(); ++i) {
     const auto& a = answers[i];
-    ttl = std::min(ttl, a.ttl);
     if (a.is_temporary()) {
       temporary = true;
       if (temporary_why.empty())
@@ -88,7 +86,6 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
     ev.result = IprevResult::Fail;
     ev.why = "no PTR name resolves back to " + ip.to_string();
   }
-  if (!temporary) ev.ttl = ttl;
   co_return ev;
 }
 
@@ -114,9 +111,13 @@ Evidence::Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns
           co_return ev;
         }
         m.add(m.ids().result_cache, {"iprev", "miss"});
-        IprevEvidence ev = co_await lookup_iprev(resolver, *client, deadline);
-        if (ev.ttl > 0)
-          cache->store(key, ev, now + std::min<std::chrono::seconds>(std::chrono::seconds(ev.ttl), kMaxIprevCacheAge));
+        // Kept for its shortest-lived answer; not at all after a temporary one (a retry may confirm more
+        // names), which also covers every TempError.
+        dns::RecordingResolver recorded(resolver);
+        IprevEvidence ev = co_await lookup_iprev(recorded, *client, deadline);
+        if (recorded.reusable())
+          cache->store(key, ev,
+                       now + std::min<std::chrono::seconds>(std::chrono::seconds(recorded.min_ttl()), kMaxIprevCacheAge));
         co_return ev;
       }) {}
 

@@ -18,7 +18,6 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,13 +39,11 @@ struct IprevEvidence {
   // kind can matter to it.
   bool reverse_temporary = false;
   unsigned dns_queries = 0;
-  // How long the result may be reused: the smallest TTL of the answers it came from; 0 (not at all) for
-  // TempError and whenever any answer was temporary (a retry may confirm more names).
-  std::uint32_t ttl = 0;
   bool from_cache = false;
 };
 
-// iprev results by client address, reused for their ttl (at most an hour); owned by the Engine.
+// iprev results by client address, reused for the smallest TTL of their answers (at most an hour); owned
+// by the Engine.
 using IprevCache = ExpiringLru<IprevEvidence>;
 inline constexpr std::chrono::seconds kMaxIprevCacheAge{3600};
 
