@@ -15,6 +15,10 @@ Metrics& metrics() {
 }
 
 Metrics::Metrics() {
+  std::lock_guard lock(mutex_);
+  const auto family = [this](std::string name, Type type, std::string help, std::vector<std::string> labels) {
+    return family_locked(std::move(name), type, std::move(help), std::move(labels));
+  };
   using T = Type;
   ids_.requests = family("spfgate_requests_total", T::Counter, "Policy requests received.", {});
   ids_.answers = family("spfgate_answers_total", T::Counter, "Answers sent, by action.", {"action"});
@@ -36,11 +40,16 @@ Metrics::Metrics() {
   ids_.message_cache_entries =
       family("spfgate_message_cache_entries", T::Gauge, "Messages in the per-message cache.", {});
   ids_.build_info = family("spfgate_build_info", T::Gauge, "Version of the running spfgate.", {"version"});
-  set(ids_.build_info, {SPFGATE_VERSION}, 1);
+  *slot(ids_.build_info, {SPFGATE_VERSION}) = 1;
   start_time_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::size_t Metrics::family(std::string name, Type type, std::string help, std::vector<std::string> labels) {
+  std::lock_guard lock(mutex_);
+  return family_locked(std::move(name), type, std::move(help), std::move(labels));
+}
+
+std::size_t Metrics::family_locked(std::string name, Type type, std::string help, std::vector<std::string> labels) {
   families_.push_back(Family{std::move(name), std::move(help), type, std::move(labels), {}});
   return families_.size() - 1;
 }
@@ -59,14 +68,21 @@ double* Metrics::slot(std::size_t id, std::initializer_list<std::string_view> va
 }
 
 void Metrics::add(std::size_t id, std::initializer_list<std::string_view> values, double by) {
+  std::lock_guard lock(mutex_);
   if (double* s = slot(id, values)) *s += by;
 }
 
 void Metrics::set(std::size_t id, std::initializer_list<std::string_view> values, double value) {
+  std::lock_guard lock(mutex_);
   if (double* s = slot(id, values)) *s = value;
 }
 
 double Metrics::get(std::size_t id, std::initializer_list<std::string_view> values) const {
+  std::lock_guard lock(mutex_);
+  return get_locked(id, values);
+}
+
+double Metrics::get_locked(std::size_t id, std::initializer_list<std::string_view> values) const {
   const Family& f = families_.at(id);
   std::string key;
   for (std::string_view v : values) {
@@ -109,6 +125,7 @@ std::string label_value(std::string_view v) {
 }  // namespace
 
 std::string Metrics::exposition() const {
+  std::lock_guard lock(mutex_);
   std::string out;
   out.reserve(4096);
   for (const Family& f : families_) {
@@ -151,20 +168,26 @@ void Metrics::Histogram::expose(std::string& out, std::string_view name, std::st
   out += n + "_count " + std::to_string(count) + "\n";
 }
 
+double Metrics::add_up(std::size_t id) const {
+  double total = 0;
+  for (const auto& [key, value] : families_[id].series) total += value;
+  return total;
+}
+
 std::string Metrics::summary() const {
+  std::lock_guard lock(mutex_);
+  const auto get = [this](std::size_t id, std::initializer_list<std::string_view> values) {
+    return get_locked(id, values);
+  };
   std::string out = "requests=" + number(get(ids_.requests, {}));
   for (const char* action : {"dunno", "prepend", "accept", "reject", "defer", "defer_if_permit", "malformed"})
     if (double v = get(ids_.answers, {action})) out += std::string(" ") + action + "=" + number(v);
-  double queries = 0;
-  for (const auto& [key, value] : families_[ids_.dns_queries].series) queries += value;
-  out += " dns_queries=" + number(queries);
+  out += " dns_queries=" + number(add_up(ids_.dns_queries));
   if (double hits = get(ids_.dns_cache, {"hit"})) out += " dns_cache_hits=" + number(hits);
   const double results = get(ids_.result_cache, {"spf", "hit"}) + get(ids_.result_cache, {"iprev", "hit"});
   if (results) out += " result_cache_hits=" + number(results);
   out += " connections_open=" + number(get(ids_.connections_open, {}));
-  double limits = 0;
-  for (const auto& [key, value] : families_[ids_.limit_hits].series) limits += value;
-  if (limits) out += " limit_hits=" + number(limits);
+  if (double limits = add_up(ids_.limit_hits)) out += " limit_hits=" + number(limits);
   if (requests_.count) out += " mean_ms=" + number(std::round(requests_.sum / requests_.count * 1e5) / 100);
   return out;
 }

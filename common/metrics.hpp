@@ -6,7 +6,8 @@
 //   m.observe_dns(0.0004);                                 // spfgate_dns_query_duration_seconds
 //   std::string body = m.exposition();                     // for GET /metrics
 //
-// One process-wide registry (the daemon runs one io_context thread; the registry is not thread-safe).
+// One process-wide registry, safe to use from any thread (the daemon's worker threads, `threads`): every
+// call takes one mutex, held for a map lookup and an addition.
 // Families are registered once, here, with their help text and label names; a series is created the
 // first time a label combination is used. Label values are sanitised; their number per family is bounded
 // (kMaxSeriesPerFamily) so a stream of odd values cannot grow memory without end.
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,8 +44,14 @@ class Metrics {
   void add(std::size_t family, std::initializer_list<std::string_view> values, double by = 1);
   void set(std::size_t family, std::initializer_list<std::string_view> values, double value);
   double get(std::size_t family, std::initializer_list<std::string_view> values) const;
-  void observe_request(double seconds) { requests_.observe(seconds); }
-  void observe_dns(double seconds) { dns_.observe(seconds); }
+  void observe_request(double seconds) {
+    std::lock_guard lock(mutex_);
+    requests_.observe(seconds);
+  }
+  void observe_dns(double seconds) {
+    std::lock_guard lock(mutex_);
+    dns_.observe(seconds);
+  }
 
   std::string exposition() const;
   // "requests=12 dunno=3 prepend=8 reject=1 ...": the periodic summary log line.
@@ -63,7 +71,13 @@ class Metrics {
     void observe(double seconds);
     void expose(std::string& out, std::string_view name, std::string_view help) const;
   };
+  // Callers hold mutex_.
   double* slot(std::size_t family, std::initializer_list<std::string_view> values);
+  double get_locked(std::size_t family, std::initializer_list<std::string_view> values) const;
+  std::size_t family_locked(std::string name, Type type, std::string help, std::vector<std::string> labels);
+  double add_up(std::size_t family) const;
+
+  mutable std::mutex mutex_;
 
   std::vector<Family> families_;
   Ids ids_{};

@@ -178,28 +178,31 @@ asio::awaitable<Answer> Engine::evaluate(const PolicyRequest& request, dns::Reso
     co_return a;
   }
   if (cache && !request.instance.empty()) {
-    if (CachedMessage* cached = cache->find(request.instance, std::chrono::steady_clock::now())) {
-      Answer a;
-      a.from_cache = true;
-      if (repeats(cached->kind)) {
-        a.kind = cached->kind;
-        a.action = cached->action;
-        if (settings_->test_only) {
-          a.kind = DecisionKind::Dunno;
-          a.action = "dunno";
-        } else {
-          a.log_line = sanitize(prefix(request) + log_text(cached->kind, cached->action), 2048);
-        }
-      } else if (!cached->pending_headers.empty() && request.can_prepend() && !settings_->prospective) {
-        a.kind = DecisionKind::Prepend;
-        a.action = "prepend " + cached->pending_headers.front();
-        cached->pending_headers.erase(cached->pending_headers.begin());
-        a.log_line = sanitize(prefix(request) + a.action, 2048);
-      } else {
-        a.action = "dunno";
-      }
-      co_return a;
-    }
+    std::optional<Answer> repeated =
+        cache->visit(request.instance, std::chrono::steady_clock::now(), [&](CachedMessage* cached) -> std::optional<Answer> {
+          if (!cached) return std::nullopt;
+          Answer a;
+          a.from_cache = true;
+          if (repeats(cached->kind)) {
+            a.kind = cached->kind;
+            a.action = cached->action;
+            if (settings_->test_only) {
+              a.kind = DecisionKind::Dunno;
+              a.action = "dunno";
+            } else {
+              a.log_line = sanitize(prefix(request) + log_text(cached->kind, cached->action), 2048);
+            }
+          } else if (!cached->pending_headers.empty() && request.can_prepend() && !settings_->prospective) {
+            a.kind = DecisionKind::Prepend;
+            a.action = "prepend " + cached->pending_headers.front();
+            cached->pending_headers.erase(cached->pending_headers.begin());
+            a.log_line = sanitize(prefix(request) + a.action, 2048);
+          } else {
+            a.action = "dunno";
+          }
+          return a;
+        });
+    if (repeated) co_return std::move(*repeated);
   }
   const bool have_client = request.client || settings_->prospective;
   if (!have_client) {

@@ -8,7 +8,8 @@
 // repeated 5.7.24 into 5.7.23; we repeat the exact action). Unlike pypolicyd-spf's dictionary, which
 // grows for the life of the process, this cache is bounded in size (least recently used entries go
 // first) and in age.
-// Single-threaded (one io_context); not thread-safe.
+// Thread-safe: one cache serves every worker thread (`threads`), so that a message whose requests come
+// over two connections (Postfix reconnects after smtpd_policy_service_max_ttl) is still answered as one.
 #pragma once
 
 #include "common/expiring_lru.hpp"
@@ -16,6 +17,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,19 +40,30 @@ class MessageCache {
                         std::chrono::seconds max_age = kDefaultMaxAge)
       : entries_(max_entries), max_age_(max_age) {}
 
-  // The entry for `instance`, or nullptr (also when it is older than max_age).
-  CachedMessage* find(const std::string& instance, std::chrono::steady_clock::time_point now) {
-    return entries_.find(instance, now);
+  // Returns visit(entry), where entry is the one for `instance`, or nullptr (also when it is older than
+  // max_age). The cache stays locked while `visit` runs, so it may change the entry but must not wait.
+  template <class Visit>
+  auto visit(const std::string& instance, std::chrono::steady_clock::time_point now, Visit&& visit) {
+    std::lock_guard lock(mutex_);
+    return visit(entries_.find(instance, now));
   }
   // Kept until max_age after entry.created.
   void store(const std::string& instance, CachedMessage entry) {
     const auto expires = entry.created + max_age_;
+    std::lock_guard lock(mutex_);
     entries_.store(instance, std::move(entry), expires);
   }
-  std::size_t size() const noexcept { return entries_.size(); }
-  void clear() { entries_.clear(); }
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+  }
+  void clear() {
+    std::lock_guard lock(mutex_);
+    entries_.clear();
+  }
 
  private:
+  mutable std::mutex mutex_;
   ExpiringLru<CachedMessage> entries_;
   std::chrono::seconds max_age_;
 };

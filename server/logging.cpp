@@ -2,6 +2,7 @@
 
 #include "server/systemd.hpp"
 
+#include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
 #include <syslog.h>
@@ -42,12 +43,23 @@ spdlog::level::level_enum level_for(const config::Settings& s) {
 
 void setup_logging(const config::Settings& s) {
   const config::LogTarget target = s.log_target.value_or(s.spawn ? config::LogTarget::Syslog : config::LogTarget::Stderr);
-  // The journal sink first: it throws when libsystemd cannot be loaded, and the previous logger must then
+  // The journal sink first: it throws when libsystemd cannot be loaded, and the previous sinks must then
   // stay in place (a reload keeps the old configuration and must still be able to say so).
   spdlog::sink_ptr journal = target == config::LogTarget::Journald ? systemd::journal_sink(s.syslog_ident) : nullptr;
-  // Drop the previous logger first: its syslog sink calls closelog() when destroyed, which resets the ident
+  // One logger for the life of the process, its lines going through one distributing sink whose target a
+  // reload replaces under the sink's mutex: worker threads (`threads`) keep logging through the default
+  // logger while it happens, so the logger itself is never replaced after start-up.
+  static std::shared_ptr<spdlog::sinks::dist_sink_mt> targets;
+  if (!targets) {
+    targets = std::make_shared<spdlog::sinks::dist_sink_mt>();
+    auto logger = std::make_shared<spdlog::logger>("spfgate", targets);
+    logger->flush_on(spdlog::level::trace);
+    spdlog::set_default_logger(std::move(logger));
+  }
+  // Drop the previous target first: a syslog sink calls closelog() when destroyed, which resets the ident
   // that the new sink's openlog() set (lines then go out as "spfgate[pid]" whatever syslog-ident says).
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("spfgate-setup"));
+  targets->set_sinks({});
+  // The target itself needs no lock of its own: the distributing sink calls it under its mutex.
   spdlog::sink_ptr sink;
   switch (target) {
     case config::LogTarget::Stderr:
@@ -65,10 +77,8 @@ void setup_logging(const config::Settings& s) {
       sink->set_pattern("%v");
       break;
   }
-  auto logger = std::make_shared<spdlog::logger>("spfgate", sink);
-  logger->set_level(level_for(s));
-  logger->flush_on(spdlog::level::trace);
-  spdlog::set_default_logger(logger);
+  targets->set_sinks({std::move(sink)});
+  spdlog::default_logger_raw()->set_level(level_for(s));
 }
 
 std::string RateLimitedLog::key_of(const std::string& peer) {

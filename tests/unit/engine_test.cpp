@@ -214,8 +214,11 @@ TEST(MessageCacheTest, BoundedInSizeAndAge) {
   const auto now = std::chrono::steady_clock::now();
   for (int i = 0; i < 5; ++i) cache.store("i" + std::to_string(i), CachedMessage{DecisionKind::Prepend, "x", {}, now});
   EXPECT_EQ(cache.size(), 3u);
-  EXPECT_EQ(cache.find("i0", now), nullptr);
-  EXPECT_NE(cache.find("i4", now), nullptr);
-  EXPECT_EQ(cache.find("i4", now + std::chrono::seconds(61)), nullptr);
+  const auto present = [&](const std::string& instance, std::chrono::steady_clock::time_point at) {
+    return cache.visit(instance, at, [](CachedMessage* e) { return e != nullptr; });
+  };
+  EXPECT_FALSE(present("i0", now));
+  EXPECT_TRUE(present("i4", now));
+  EXPECT_FALSE(present("i4", now + std::chrono::seconds(61)));
   EXPECT_EQ(cache.size(), 2u);
 }
