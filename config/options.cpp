@@ -103,6 +103,9 @@ struct StringList {
 // grace periods) always fits steady_clock's 64-bit nanosecond count.
 constexpr std::uint64_t kMaxDurationMs = 1'000'000'000'000;
 
+// More worker threads than this buys nothing a policy server needs (each has its own caches).
+constexpr unsigned kMaxThreads = 64;
+
 const std::string& single(const std::vector<std::string>& values) {
   if (values.size() != 1) throw BadValue("expects exactly one value");
   return values.front();
@@ -424,6 +427,8 @@ void build(Table& t, Settings& s) {
        "unix:PATH[,mode=0660,owner=USER,group=GROUP] or tcp:HOST:PORT; repeatable "
        "(default unix:/run/spfgate/spfgate.sock unless --spawn or systemd sockets are used)")
       ("spawn", po::bool_switch(&s.spawn), "serve one connection on stdin/stdout (master.cf spawn entry)")
+      ("threads", po::value<unsigned>(&s.threads),
+       "threads serving connections (each its own caches, one resolver); 0: one per core (default 1)")
       ("user", str(s.user), "user to run as after binding the listeners")
       ("group", str(s.group), "group to run as after binding the listeners")
       ("idle-timeout", dur(s.idle_timeout), "close a connection idle this long (default 600s)")
@@ -628,6 +633,7 @@ void check_whole(Loaded& l) {
       s.write_timeout <= Millis(0) || s.dns_query_timeout <= Millis(0))
     throw Error("timeouts must be greater than zero");
   if (s.max_connections == 0) throw Error("max-connections must be at least 1");
+  if (s.threads > kMaxThreads) throw Error("threads must be at most " + std::to_string(kMaxThreads) + " (0: one per core)");
   if (s.max_line_length < 64 || s.max_attributes < 1 || s.max_request_bytes < s.max_line_length)
     throw Error("max-line-length must be at least 64, max-attributes at least 1, and max-request-bytes at "
                 "least max-line-length");

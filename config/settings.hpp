@@ -105,6 +105,10 @@ struct Settings {
   bool spawn = false;                        // --spawn: one connection on stdin/stdout
   std::string user, group;                   // drop privileges after binding
   unsigned max_connections = 1000;
+  // Threads serving connections, each with its own event loop and result caches, all sharing one resolver
+  // (one libunbound cache) and the per-message cache; 0: one per core. Spawn mode serves one connection
+  // with one thread whatever this says.
+  unsigned threads = 1;                      // threads
   Millis idle_timeout{600'000};              // between requests (Postfix closes idle ones after 300 s)
   Millis request_read_timeout{10'000};       // from a request's first byte to its empty line
   Millis request_timeout{30'000};            // from a complete request to its answer (DNS included)

@@ -42,6 +42,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   }
   ~Connection() override {
     state_->connections.erase(this);
+    state_->assigned.fetch_sub(1, std::memory_order_relaxed);
     if (on_close_) on_close_();
     if (state_->stopping && state_->connections.empty() && state_->on_idle) state_->on_idle();
   }
@@ -217,7 +218,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     asio::co_spawn(
         ex,
         [state, engine, request, deadline]() -> asio::awaitable<policy::Answer> {
-          co_return co_await engine->handle(*request, *state->resolver, state->cache, deadline);
+          co_return co_await engine->handle(*request, *state->resolver, *state->cache, deadline);
         },
         [pending](std::exception_ptr e, policy::Answer a) {
           pending->done = true;

@@ -69,7 +69,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    spfgate::server::Server server(args, std::move(loaded), spfgate::server::make_resolver);
+    spfgate::server::Server server(
+        args, std::move(loaded),
+        spfgate::server::ResolverFactory{spfgate::server::make_shared_resolver, spfgate::server::make_thread_resolver});
     return server.run();
   } catch (const spfgate::config::Error& e) {
     spdlog::critical("configuration error: {}", e.what());

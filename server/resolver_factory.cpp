@@ -42,9 +42,33 @@ class LazyUnboundResolver final : public dns::Resolver {
   std::unique_ptr<dns::UnboundResolver> resolver_;
 };
 
+// Another thread's view of the shared resolver: queries go to it, ownership stays with the server.
+class BorrowedResolver final : public dns::Resolver {
+ public:
+  explicit BorrowedResolver(dns::Resolver& target) : target_(target) {}
+  boost::asio::awaitable<dns::DnsAnswer> query(std::string name, dns::RrType type, dns::Deadline deadline) override {
+    return target_.query(std::move(name), type, deadline);
+  }
+
+ private:
+  dns::Resolver& target_;
+};
+
+std::unique_ptr<dns::Resolver> in_front(std::unique_ptr<dns::Resolver> resolver, const config::Settings& s) {
+  if (s.dns_cache_entries > 0) {
+    // Repeated questions are answered on the asking thread, without a round trip to libunbound's.
+    dns::CacheOptions cache;
+    cache.max_entries = s.dns_cache_entries;
+    cache.max_bytes = s.dns_cache_memory;
+    resolver = std::make_unique<dns::CachingResolver>(std::move(resolver), std::move(cache));
+  }
+  // Outermost: every answer a check gets is counted, from the cache or not.
+  return std::make_unique<dns::MetricsResolver>(std::move(resolver));
+}
+
 }  // namespace
 
-std::unique_ptr<dns::Resolver> make_resolver(boost::asio::io_context& io, const config::Settings& s) {
+std::unique_ptr<dns::Resolver> make_shared_resolver(boost::asio::io_context& io, const config::Settings& s) {
   dns::UnboundOptions o;
   o.forwarders = s.dns_forwarders;
   o.config_file = s.resolver_config;
@@ -67,15 +91,15 @@ std::unique_ptr<dns::Resolver> make_resolver(boost::asio::io_context& io, const 
   spdlog::log(s.spawn ? spdlog::level::debug : spdlog::level::info, "resolver: {}{}{}", upstream,
               s.resolver_config.empty() ? "" : ", config " + s.resolver_config,
               s.dnssec ? ", DNSSEC validation on" : "");
-  if (s.dns_cache_entries > 0) {
-    // Repeated questions are answered on this thread, without a round trip to libunbound's.
-    dns::CacheOptions cache;
-    cache.max_entries = s.dns_cache_entries;
-    cache.max_bytes = s.dns_cache_memory;
-    resolver = std::make_unique<dns::CachingResolver>(std::move(resolver), std::move(cache));
-  }
-  // Outermost: every answer a check gets is counted, from the cache or not.
-  return std::make_unique<dns::MetricsResolver>(std::move(resolver));
+  return resolver;
+}
+
+std::unique_ptr<dns::Resolver> make_thread_resolver(dns::Resolver& shared, const config::Settings& s) {
+  return in_front(std::make_unique<BorrowedResolver>(shared), s);
+}
+
+std::unique_ptr<dns::Resolver> make_resolver(boost::asio::io_context& io, const config::Settings& s) {
+  return in_front(make_shared_resolver(io, s), s);
 }
 
 }  // namespace spfgate::server

@@ -28,6 +28,9 @@
 #include <systemd/sd-daemon.h>  // SD_LISTEN_FDS_START; the library is loaded by server/systemd.cpp
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -82,25 +85,143 @@ gid_t lookup_group(const std::string& name) {
   return gr->gr_gid;
 }
 
+}  // namespace
+
+Server::Server(std::vector<std::string> args, config::Loaded loaded, ResolverFactory make_resolver)
+    : io_(std::make_unique<asio::io_context>(1)), args_(std::move(args)) {
+  auto settings = std::make_shared<const config::Settings>(std::move(loaded.settings));
+  if (settings->spawn) {
+    // In spawn mode fd 1 and fd 2 are the Postfix socket. Keep a private duplicate for replies and point
+    // both at /dev/null, so that nothing (a library, a stray message) can ever write into the protocol.
+    serve_single_ = true;
+  }
+  resolver_ = make_resolver.shared(*io_, *settings);
+  // One connection (spawn) needs one thread; threads = 0 means one per core.
+  unsigned threads = settings->threads ? settings->threads : std::max(1u, std::thread::hardware_concurrency());
+  if (settings->spawn) threads = 1;
+  for (unsigned i = 0; i < threads; ++i) {
+    auto w = std::make_unique<Worker>();
+    if (i == 0) {
+      w->io = io_.get();
+    } else {
+      w->own_io = std::make_unique<asio::io_context>(1);
+      w->io = w->own_io.get();
+    }
+    w->state = std::make_shared<ServerState>();
+    w->state->settings = settings;
+    w->state->engine = policy::Engine::build(settings);  // each worker its own result caches
+    w->resolver = make_resolver.per_worker(*resolver_, *settings);
+    w->state->resolver = w->resolver.get();
+    w->state->cache = &message_cache_;
+    workers_.push_back(std::move(w));
+  }
+  state_ = workers_.front()->state;
+  for (const auto& n : loaded.notices) spdlog::warn("{}", n);
+}
+
+Server::~Server() {
+  stop_workers();
+  // Every io_context is stopped. The shared resolver goes first, while the io_context its descriptor and
+  // timers belong to still exists (queries in flight complete with an error, posted but never run); then
+  // the workers' answer caches, then the io_contexts, which destroy every pending coroutine while the
+  // caches and the state they point to exist.
+  resolver_.reset();
+  for (auto& w : workers_) {
+    w->state->resolver = nullptr;
+    w->resolver.reset();
+  }
+  for (auto& w : workers_) w->own_io.reset();
+  // I/O objects must not outlive their io_context: the signal set's destructor calls into its service,
+  // which the io_context destroys (UBSan caught this at every exit).
+  signals_.reset();
+  close_listeners_.clear();
+  close_metrics_ = nullptr;
+  stats_timer_.reset();
+  io_.reset();
+  for (const auto& path : unix_paths_) ::unlink(path.c_str());
+}
+
+void Server::start_workers() {
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    Worker& w = *workers_[i];
+    w.thread = std::thread([io = w.io, i] {
+      const std::string name = "spfgate-w" + std::to_string(i);
+      ::pthread_setname_np(::pthread_self(), name.c_str());
+      // Idle until stop_workers(): connections arrive from the main thread at any time.
+      auto keep = asio::make_work_guard(*io);
+      for (;;) {
+        try {
+          io->run();
+          return;
+        } catch (const std::exception& e) {
+          // Nothing a peer does throws out of a connection; if something does, keep serving the others.
+          spdlog::error("worker {}: {}; continuing", i, e.what());
+        }
+      }
+    });
+  }
+}
+
+void Server::stop_workers() {
+  for (auto& w : workers_)
+    if (w->own_io) w->own_io->stop();
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+}
+
+void Server::run_on(Worker& worker, std::function<void()> f) {
+  if (worker.io == io_.get()) f();
+  else asio::post(*worker.io, std::move(f));
+}
+
+Worker& Server::least_busy() {
+  Worker* best = workers_.front().get();
+  for (auto& w : workers_)
+    if (w->state->assigned.load(std::memory_order_relaxed) < best->state->assigned.load(std::memory_order_relaxed))
+      best = w.get();
+  return *best;
+}
+
+std::size_t Server::open_connections() const {
+  std::size_t n = 0;
+  for (const auto& w : workers_) n += w->state->assigned.load(std::memory_order_relaxed);
+  return n;
+}
+
+template <class Socket>
+void Server::hand_over(Worker& worker, Socket socket, std::string peer) {
+  worker.state->assigned.fetch_add(1, std::memory_order_relaxed);
+  run_on(worker, [state = worker.state, socket = std::make_shared<Socket>(std::move(socket)), peer = std::move(peer)]() mutable {
+    if (state->stopping) {  // arrived after shutdown began: close it unserved
+      state->assigned.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    start_connection(state, std::move(*socket), std::move(peer));
+  });
+}
+
 template <class Acceptor, class Socket>
-asio::awaitable<void> accept_loop(std::shared_ptr<ServerState> state, Acceptor& acceptor, std::string name) {
+asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, std::string name) {
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    // Accepted straight onto the worker's io_context; the socket is the worker's from the start.
+    Worker& worker = least_busy();
+    auto [ec, socket] = co_await acceptor.async_accept(asio::any_io_executor(worker.io->get_executor()),
+                                                       asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // EMFILE and the like: log, back off briefly, keep serving the connections we have.
-      state->peer_warnings.warn("accept:" + name, "accept on " + name + " failed: " + ec.message());
+      state_->peer_warnings.warn("accept:" + name, "accept on " + name + " failed: " + ec.message());
       asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    if (state->stopping) co_return;
+    if (state_->stopping) co_return;
     Metrics& m = metrics();
-    if (state->connections.size() >= state->settings->max_connections) {
+    if (open_connections() >= state_->settings->max_connections) {
       m.add(m.ids().limit_hits, {"max-connections"});
-      state->peer_warnings.warn("limit:" + name, "connection limit (max-connections " +
-                                                     std::to_string(state->settings->max_connections) +
-                                                     ") reached on " + name + "; refusing new connections");
+      state_->peer_warnings.warn("limit:" + name, "connection limit (max-connections " +
+                                                      std::to_string(state_->settings->max_connections) +
+                                                      ") reached on " + name + "; refusing new connections");
       boost::system::error_code ignore;
       socket.close(ignore);
       continue;
@@ -111,45 +232,12 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ServerState> state, Acceptor& 
       auto ep = socket.remote_endpoint(pec);
       peer = pec ? name : ep.address().to_string() + ":" + std::to_string(ep.port());
     } else {
-      peer = name + "#" + std::to_string(state->next_connection_id);
+      peer = name + "#" + std::to_string(next_connection_id_);
     }
-    ++state->next_connection_id;
+    ++next_connection_id_;
     m.add(m.ids().connections, {});
-    start_connection(state, std::move(socket), std::move(peer));
+    hand_over(worker, std::move(socket), std::move(peer));
   }
-}
-
-}  // namespace
-
-Server::Server(std::vector<std::string> args, config::Loaded loaded, ResolverFactory make_resolver)
-    : io_(std::make_unique<asio::io_context>(1)), args_(std::move(args)), state_(std::make_shared<ServerState>()) {
-  auto settings = std::make_shared<const config::Settings>(std::move(loaded.settings));
-  state_->settings = settings;
-  if (settings->spawn) {
-    // In spawn mode fd 1 and fd 2 are the Postfix socket. Keep a private duplicate for replies and point
-    // both at /dev/null, so that nothing (a library, a stray message) can ever write into the protocol.
-    serve_single_ = true;
-  }
-  resolver_ = make_resolver(*io_, *settings);
-  state_->resolver = resolver_.get();
-  state_->engine = policy::Engine::build(settings);
-  for (const auto& n : loaded.notices) spdlog::warn("{}", n);
-}
-
-Server::~Server() {
-  // The io_context is stopped. The resolver goes first, while the io_context its descriptor and timers
-  // belong to still exists (queries in flight complete with an error, posted but never run); then the
-  // io_context, which destroys every pending coroutine while the cache and the state they point to exist.
-  state_->resolver = nullptr;
-  resolver_.reset();
-  // I/O objects must not outlive their io_context: the signal set's destructor calls into its service,
-  // which the io_context destroys (UBSan caught this at every exit).
-  signals_.reset();
-  close_listeners_.clear();
-  close_metrics_ = nullptr;
-  stats_timer_.reset();
-  io_.reset();
-  for (const auto& path : unix_paths_) ::unlink(path.c_str());
 }
 
 void Server::bind_unix(const ListenSpec& spec) {
@@ -194,8 +282,7 @@ void Server::bind_unix(const ListenSpec& spec) {
 template <class Acceptor>
 void Server::serve_acceptor(std::shared_ptr<Acceptor> acceptor, std::string name) {
   using Socket = typename Acceptor::protocol_type::socket;
-  asio::co_spawn(*io_, accept_loop<Acceptor, Socket>(state_, *acceptor, std::move(name)),
-                 [acceptor](std::exception_ptr) {});
+  asio::co_spawn(*io_, accept_loop<Acceptor, Socket>(*acceptor, std::move(name)), [acceptor](std::exception_ptr) {});
   close_listeners_.push_back([acceptor] {
     boost::system::error_code ignore;
     acceptor->close(ignore);
@@ -312,19 +399,24 @@ void Server::reload() {
   try {
     config::Loaded loaded = config::load(args_);
     auto fresh = std::make_shared<const config::Settings>(std::move(loaded.settings));
-    auto engine = policy::Engine::build(fresh);
+    // Each worker its own Engine (its own result caches); all built before any is used.
+    std::vector<std::shared_ptr<const policy::Engine>> engines;
+    for (std::size_t i = 0; i < workers_.size(); ++i) engines.push_back(policy::Engine::build(fresh));
     const auto& old = *state_->settings;
     if (fresh->listen != old.listen || fresh->user != old.user || fresh->group != old.group ||
         fresh->dns_forwarders != old.dns_forwarders || fresh->resolver_config != old.resolver_config ||
         fresh->trust_anchor_file != old.trust_anchor_file || fresh->dnssec != old.dnssec ||
         fresh->dns_cache_bytes != old.dns_cache_bytes || fresh->dns_cache_entries != old.dns_cache_entries ||
-        fresh->dns_cache_memory != old.dns_cache_memory)
-      spdlog::warn("reload: listener, user and DNS settings changes take effect only after a restart");
+        fresh->dns_cache_memory != old.dns_cache_memory || fresh->threads != old.threads)
+      spdlog::warn("reload: listener, user, threads and DNS settings changes take effect only after a restart");
     // Keep the spawn-mode flag: it comes from the command line and cannot change.
     if (fresh->spawn != old.spawn) throw config::Error("--spawn cannot change on reload");
     setup_logging(*fresh);
-    state_->settings = fresh;
-    state_->engine = std::move(engine);
+    for (std::size_t i = 0; i < workers_.size(); ++i)
+      run_on(*workers_[i], [state = workers_[i]->state, fresh, engine = engines[i]] {
+        state->settings = fresh;
+        state->engine = engine;
+      });
     for (const auto& n : loaded.notices) spdlog::warn("{}", n);
     spdlog::info("configuration reloaded");
     metrics().add(metrics().ids().reloads, {"ok"});
@@ -336,8 +428,7 @@ void Server::reload() {
 
 void Server::begin_shutdown(const char* why) {
   if (state_->stopping) return;
-  state_->stopping = true;
-  spdlog::info("{}: stopping; {} connection(s) open", why, state_->connections.size());
+  spdlog::info("{}: stopping; {} connection(s) open", why, open_connections());
   for (auto& close : close_listeners_) close();
   if (close_metrics_) close_metrics_();
   if (stats_timer_) stats_timer_->cancel();
@@ -345,20 +436,31 @@ void Server::begin_shutdown(const char* why) {
     boost::system::error_code ignore;
     signals_->cancel(ignore);
   }
+  // Every worker closes its idle connections and the others after their reply; the last worker to have
+  // none left stops the main loop, and run() then stops the workers.
   auto io = io_.get();
-  state_->on_idle = [io] { io->stop(); };
-  // Copy: shutdown() may destroy connections and so modify the set.
-  std::vector<ConnectionBase*> open(state_->connections.begin(), state_->connections.end());
-  for (auto* c : open)
-    if (state_->connections.count(c)) c->shutdown();
-  if (state_->connections.empty()) {
-    io_->stop();
-    return;
-  }
+  auto busy = std::make_shared<std::atomic<std::size_t>>(workers_.size());
+  auto one_idle = [io, busy] {
+    if (busy->fetch_sub(1) == 1) asio::post(*io, [io] { io->stop(); });
+  };
+  for (auto& w : workers_)
+    run_on(*w, [state = w->state, one_idle] {
+      state->stopping = true;
+      state->on_idle = [one_idle, fired = std::make_shared<bool>(false)] {
+        if (*fired) return;
+        *fired = true;
+        one_idle();
+      };
+      // Copy: shutdown() may destroy connections and so modify the set.
+      std::vector<ConnectionBase*> open(state->connections.begin(), state->connections.end());
+      for (auto* c : open)
+        if (state->connections.count(c)) c->shutdown();
+      if (state->connections.empty()) state->on_idle();
+    });
   auto timer = std::make_shared<asio::steady_timer>(*io_, state_->settings->shutdown_timeout);
-  timer->async_wait([timer, io, state = state_](const boost::system::error_code& ec) {
+  timer->async_wait([timer, io, this](const boost::system::error_code& ec) {
     if (ec) return;
-    spdlog::warn("shutdown-timeout passed with {} connection(s) still busy; exiting", state->connections.size());
+    spdlog::warn("shutdown-timeout passed with {} connection(s) still busy; exiting", open_connections());
     io->stop();
   });
 }
@@ -367,10 +469,10 @@ void Server::start_observability() {
   const auto& s = *state_->settings;
   auto state = state_;
   if (!s.metrics_listen.empty())
-    close_metrics_ = start_metrics_http(*io_, parse_listen(s.metrics_listen), [state] {
+    close_metrics_ = start_metrics_http(*io_, parse_listen(s.metrics_listen), [this] {
       Metrics& m = metrics();
-      m.set(m.ids().connections_open, {}, static_cast<double>(state->connections.size()));
-      m.set(m.ids().message_cache_entries, {}, static_cast<double>(state->cache.size()));
+      m.set(m.ids().connections_open, {}, static_cast<double>(open_connections()));
+      m.set(m.ids().message_cache_entries, {}, static_cast<double>(message_cache_.size()));
       return m.exposition();
     });
   if (s.stats_interval.count() > 0) {
@@ -379,15 +481,15 @@ void Server::start_observability() {
     // The pending wait holds the only strong reference to the tick, so a cancelled timer frees it (a tick
     // holding itself would be a cycle that outlives the io_context).
     auto tick = std::make_shared<std::function<void()>>();
-    *tick = [timer, weak_tick = std::weak_ptr<std::function<void()>>(tick), state] {
+    *tick = [this, timer, weak_tick = std::weak_ptr<std::function<void()>>(tick), state] {
       auto self = weak_tick.lock();
       if (!self) return;
       timer->expires_after(state->settings->stats_interval.count() > 0 ? state->settings->stats_interval
                                                                        : std::chrono::milliseconds(3'600'000));
-      timer->async_wait([timer, self, state](const boost::system::error_code& ec) {
+      timer->async_wait([this, timer, self, state](const boost::system::error_code& ec) {
         if (ec) return;
         Metrics& m = metrics();
-        m.set(m.ids().connections_open, {}, static_cast<double>(state->connections.size()));
+        m.set(m.ids().connections_open, {}, static_cast<double>(open_connections()));
         if (state->settings->stats_interval.count() > 0) spdlog::info("stats: {}", m.summary());
         (*self)();
       });
@@ -403,8 +505,11 @@ int Server::run() {
   drop_privileges();
   start_signals();
   if (serve_single_) {
+    // One connection (spawn, or systemd's Accept=yes): one thread.
+    workers_.resize(1);
     auto io = io_.get();
     auto done = [io] { io->stop(); };
+    state_->assigned.fetch_add(1, std::memory_order_relaxed);
     if (single_fd_ >= 0) {
       asio::local::stream_protocol::socket socket(*io_);
       struct sockaddr_storage ss {};
@@ -433,8 +538,11 @@ int Server::run() {
   // A spawned process (and a systemd Accept=yes one) serves one connection: one SMTP session. Its start
   // and stop would be two log lines per session, so they are debug lines there (pypolicyd-spf logs none).
   const auto lifecycle = serve_single_ ? spdlog::level::debug : spdlog::level::info;
-  spdlog::log(lifecycle, "spfgate {} ready", SPFGATE_VERSION);
+  if (workers_.size() > 1) spdlog::info("spfgate {} ready, {} threads", SPFGATE_VERSION, workers_.size());
+  else spdlog::log(lifecycle, "spfgate {} ready", SPFGATE_VERSION);
+  start_workers();
   io_->run();
+  stop_workers();
   spdlog::log(lifecycle, "stopped");
   return 0;
 }

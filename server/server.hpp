@@ -3,9 +3,17 @@
 //   Server server(args, config::load(args), make_resolver);   // builds the Engine
 //   return server.run();                                       // until SIGTERM/SIGINT or spawn EOF
 //
-// Concurrency model: one io_context, run by one thread. Every connection is one coroutine (plus a
-// watchdog that enforces its timeouts); requests on a connection are answered in order, connections are
-// served concurrently, and every DNS lookup is asynchronous, so nothing waits on anything else.
+// Concurrency model: every connection is one coroutine (plus a watchdog that enforces its timeouts) on
+// one worker's io_context, run by one thread; requests on a connection are answered in order, connections
+// are served concurrently, and every DNS lookup is asynchronous, so nothing waits on anything else. By
+// default (threads = 1) there is one worker, on the main io_context, which also runs the listeners, the
+// signals, the metrics endpoint and the resolver. With threads = N, N-1 more workers each run their own
+// io_context on their own thread (Asio's io_context-per-CPU design: no lock, no hand-off between threads
+// on the path of a request). The main thread accepts every connection and hands it to the worker with the
+// fewest; a worker touches only its own state (Engine with its result caches, DNS answer cache,
+// connections), except for what is shared on purpose and safe from any thread: the resolver (one
+// libunbound context, one cache), the per-message cache and the metrics. A reload builds an Engine per
+// worker and gives each its own on its own thread; shutdown asks every worker to close, then waits for all.
 //
 // Listeners: --listen unix:/tcp: (any number), systemd socket activation (LISTEN_FDS: listening sockets
 // are accepted on; a connected socket from Accept=yes is served like --spawn), or --spawn (one
@@ -26,20 +34,28 @@
 #include "server/codec.hpp"
 #include "server/logging.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
 namespace spfgate::server {
 
-using ResolverFactory =
-    std::function<std::unique_ptr<dns::Resolver>(boost::asio::io_context&, const config::Settings&)>;
+// server/resolver_factory.hpp builds the real ones; tests may build others.
+struct ResolverFactory {
+  // The process's one resolver, on the main io_context; must accept queries from any thread.
+  std::function<std::unique_ptr<dns::Resolver>(boost::asio::io_context&, const config::Settings&)> shared;
+  // What each worker puts in front of it (used by that worker's thread alone).
+  std::function<std::unique_ptr<dns::Resolver>(dns::Resolver&, const config::Settings&)> per_worker;
+};
 
 // What connections need from the server; outlives every connection (shared ownership).
 class ConnectionBase {
@@ -49,16 +65,29 @@ class ConnectionBase {
   virtual void shutdown() = 0;
 };
 
+// One worker's state, touched by its thread alone unless said otherwise.
 struct ServerState {
   std::shared_ptr<const policy::Engine> engine;
   std::shared_ptr<const config::Settings> settings;
-  dns::Resolver* resolver = nullptr;
-  policy::MessageCache cache;
+  dns::Resolver* resolver = nullptr;        // the worker's own (answer cache, counters)
+  policy::MessageCache* cache = nullptr;    // shared by every worker (thread-safe)
   RateLimitedLog peer_warnings;
   std::unordered_set<ConnectionBase*> connections;
   bool stopping = false;
   std::function<void()> on_idle;  // called when stopping and the last connection closed
-  std::uint64_t next_connection_id = 1;
+  // Any thread: connections handed to this worker and not closed yet. The accepting thread counts one in
+  // when it hands it over (so a burst of accepts spreads over the workers), the connection counts itself
+  // out when it ends.
+  std::atomic<std::size_t> assigned{0};
+};
+
+// One thread serving connections.
+struct Worker {
+  boost::asio::io_context* io = nullptr;            // the main io_context for the first worker
+  std::unique_ptr<boost::asio::io_context> own_io;  // the others'
+  std::shared_ptr<ServerState> state;
+  std::unique_ptr<dns::Resolver> resolver;
+  std::thread thread;
 };
 
 class Server {
@@ -83,12 +112,25 @@ class Server {
   // Accepts connections on `acceptor` until shutdown closes it.
   template <class Acceptor>
   void serve_acceptor(std::shared_ptr<Acceptor> acceptor, std::string name);
+  template <class Acceptor, class Socket>
+  boost::asio::awaitable<void> accept_loop(Acceptor& acceptor, std::string name);
+  template <class Socket>
+  void hand_over(Worker& worker, Socket socket, std::string peer);
+  Worker& least_busy();
+  std::size_t open_connections() const;
+  // Runs `f` on the worker's thread: now if that is this one, else posted.
+  void run_on(Worker& worker, std::function<void()> f);
+  void start_workers();
+  void stop_workers();
   void start_observability();
 
   std::unique_ptr<boost::asio::io_context> io_;
   std::vector<std::string> args_;
-  std::shared_ptr<ServerState> state_;
-  std::unique_ptr<dns::Resolver> resolver_;
+  std::unique_ptr<dns::Resolver> resolver_;  // shared by every worker
+  policy::MessageCache message_cache_;       // shared by every worker
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::shared_ptr<ServerState> state_;       // the first worker's: the main thread's own
+  std::uint64_t next_connection_id_ = 1;
   std::optional<boost::asio::signal_set> signals_;
   std::vector<std::function<void()>> close_listeners_;
   std::function<void()> close_metrics_;
