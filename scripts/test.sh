@@ -1,16 +1,18 @@
 #!/bin/sh
 # Builds spfgate and runs its whole test suite, as CI does on a fresh Debian 12 machine.
 #   ./scripts/test.sh            everything
-#   ./scripts/test.sh -L unit    only one area (any ctest arguments are passed on, to both builds)
+#   ./scripts/test.sh -L unit    only one area (any ctest arguments are passed on, to every build)
 #
-# Two builds, each running every test:
+# Three builds:
 #  1. build/       GCC, -Werror: the build users get. The fuzz targets replay their seed corpus.
 #  2. build-fuzz/  clang with AddressSanitizer + UndefinedBehaviorSanitizer and libFuzzer: every test again
 #                  under the sanitizers, and each fuzz target fuzzes for a few seconds after its seeds.
 #                  A sanitizer report from any process (a test binary, the daemon the Python tests start, a
 #                  fuzz target) fails the run, even where the test itself did not notice: reports go to
 #                  build-fuzz/sanitizer-reports/, which must stay empty.
-# SPFGATE_SANITIZERS=no skips the second build (a quicker local run; CI does both).
+#  3. build-tsan/  clang with ThreadSanitizer, the daemon alone: the worker-thread tests (threads_integration)
+#                  again, where any data race between the threads is a report (into the same directory).
+# SPFGATE_SANITIZERS=no skips the second and third builds (a quicker local run; CI does all three).
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -32,6 +34,12 @@ status=0
 ASAN_OPTIONS="log_path=$reports/report:detect_leaks=1:strict_string_checks=1:check_initialization_order=1" \
 UBSAN_OPTIONS="log_path=$reports/report:print_stacktrace=1:halt_on_error=1" \
   ctest --test-dir build-fuzz --output-on-failure --timeout 600 "$@" || status=$?
+
+CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPFGATE_WERROR=ON \
+  -DSPFGATE_TSAN=ON -DSPFGATE_BENCH=OFF
+cmake --build build-tsan -j2 --target spfgate
+TSAN_OPTIONS="log_path=$reports/tsan:second_deadlock_stack=1" \
+  ctest --test-dir build-tsan --output-on-failure --timeout 600 -R '^threads_integration$' "$@" || status=$?
 if [ -n "$(ls -A "$reports")" ]; then
   echo "sanitizer reports (build-fuzz/sanitizer-reports):" >&2
   for f in "$reports"/*; do

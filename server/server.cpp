@@ -123,14 +123,15 @@ Server::~Server() {
   stop_workers();
   // Every io_context is stopped. The shared resolver goes first, while the io_context its descriptor and
   // timers belong to still exists (queries in flight complete with an error, posted but never run); then
-  // the workers' answer caches, then the io_contexts, which destroy every pending coroutine while the
-  // caches and the state they point to exist.
+  // the workers' answer caches; then the io_contexts, which destroy every pending coroutine while the
+  // caches and the state they point to exist. The main one before the workers': handlers queued there
+  // (a resolver's answers to a worker's question, an accept for a worker) hold work on a worker's
+  // io_context, so that one must still exist when they are destroyed.
   resolver_.reset();
   for (auto& w : workers_) {
     w->state->resolver = nullptr;
     w->resolver.reset();
   }
-  for (auto& w : workers_) w->own_io.reset();
   // I/O objects must not outlive their io_context: the signal set's destructor calls into its service,
   // which the io_context destroys (UBSan caught this at every exit).
   signals_.reset();
@@ -138,6 +139,7 @@ Server::~Server() {
   close_metrics_ = nullptr;
   stats_timer_.reset();
   io_.reset();
+  for (auto& w : workers_) w->own_io.reset();
   for (const auto& path : unix_paths_) ::unlink(path.c_str());
 }
 
