@@ -8,13 +8,15 @@
 // results of check_host() and of the iprev lookup that the checks reuse while their DNS data is valid.
 // An entry is found until its expiry time (inclusive), then dropped when it is next looked up; storing a
 // key that is present replaces its value and expiry. max_entries 0 keeps nothing.
-// Single-threaded (one io_context); not thread-safe.
+// Each key is held once, in its entry; the index refers to it (a list entry never moves).
+// Not thread-safe: one worker's caches are its thread's alone, and MessageCache locks around it.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <list>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -29,11 +31,12 @@ class ExpiringLru {
 
   // The value stored for `key`, or nullptr (also when it expired before `now`).
   Value* find(const std::string& key, time_point now) {
-    auto it = index_.find(key);
+    auto it = index_.find(std::string_view(key));
     if (it == index_.end()) return nullptr;
     if (now > it->second->expires) {
-      entries_.erase(it->second);
-      index_.erase(it);
+      const auto entry = it->second;
+      index_.erase(it);  // first: its key is the entry's
+      entries_.erase(entry);
       return nullptr;
     }
     entries_.splice(entries_.begin(), entries_, it->second);
@@ -42,16 +45,16 @@ class ExpiringLru {
 
   void store(const std::string& key, Value value, time_point expires) {
     if (max_entries_ == 0) return;
-    if (auto it = index_.find(key); it != index_.end()) {
+    if (auto it = index_.find(std::string_view(key)); it != index_.end()) {
       it->second->value = std::move(value);
       it->second->expires = expires;
       entries_.splice(entries_.begin(), entries_, it->second);
       return;
     }
     entries_.push_front(Entry{key, std::move(value), expires});
-    index_.emplace(key, entries_.begin());
+    index_.emplace(std::string_view(entries_.front().key), entries_.begin());
     while (index_.size() > max_entries_) {
-      index_.erase(entries_.back().key);
+      index_.erase(std::string_view(entries_.back().key));
       entries_.pop_back();
     }
   }
@@ -73,7 +76,7 @@ class ExpiringLru {
 
   std::size_t max_entries_;
   Entries entries_;
-  std::unordered_map<std::string, typename Entries::iterator> index_;
+  std::unordered_map<std::string_view, typename Entries::iterator> index_;  // keys: the entries' own
 };
 
 }  // namespace spfgate

@@ -137,7 +137,9 @@ Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vecto
   if (cache && !request.instance.empty() && d.cacheable && (d.kind != DecisionKind::Dunno || withheld)) {
     CachedMessage entry;
     entry.kind = d.kind;
-    entry.action = d.action;
+    // Only a repeated answer needs its text: a prepended header (most messages) is never sent again, and
+    // leaving it out keeps an entry at about a third of the size.
+    if (repeats(d.kind)) entry.action = d.action;
     entry.pending_headers = d.later_headers;
     entry.created = std::chrono::steady_clock::now();
     cache->store(request.instance, std::move(entry));

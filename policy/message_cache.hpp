@@ -25,7 +25,7 @@ namespace spfgate::policy {
 
 struct CachedMessage {
   DecisionKind kind = DecisionKind::Dunno;
-  std::string action;                  // repeated for Reject/Defer/DeferIfPermit/Accept
+  std::string action;                  // repeated for Reject/Defer/DeferIfPermit/Accept (empty otherwise)
   std::vector<std::string> pending_headers;  // still to be prepended, one per later request, in order
   std::chrono::steady_clock::time_point created;
 };
