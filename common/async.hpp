@@ -6,7 +6,7 @@
 //   SharedResult<Iprev> iprev([&] { return compute_iprev(); });     // computed once, on first get()
 //   Iprev a = co_await iprev.get();  Iprev b = co_await iprev.get(); // the second waits for the first
 //
-// Both assume a single-threaded io_context (the daemon's design): no locking.
+// Both assume an io_context run by one thread (each of the daemon's workers runs its own): no locking.
 // Failure: gather() rethrows the first exception of a task after all tasks finished; SharedResult
 // rethrows the producer's exception to every waiter.
 #pragma once

@@ -112,7 +112,7 @@ std::string log_text(DecisionKind kind, const std::string& action) {
 }  // namespace
 
 Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vector<Verdict>& verdicts,
-                      MessageCache* cache) const {
+                      MessageCache* cache, bool details) const {
   Answer a;
   a.kind = d.kind;
   a.action = d.action;
@@ -126,6 +126,7 @@ Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vecto
     }
   }
   for (const Verdict& v : verdicts) {
+    if (!details) break;
     if (v.kind == VerdictKind::Skip && v.log.empty()) continue;
     if (!a.details.empty()) a.details += "; ";
     a.details += v.check + "=" + std::string(to_string(v.kind));
@@ -164,16 +165,16 @@ Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vecto
 }
 
 asio::awaitable<Answer> Engine::handle(const PolicyRequest& request, dns::Resolver& resolver, MessageCache& cache,
-                                       dns::Deadline deadline) const {
+                                       dns::Deadline deadline, bool details) const {
   // Per_User (pypolicyd-spf): a listed recipient is evaluated with its own settings, fresh, without the
   // per-message cache (its answer is neither taken from it nor stored in it).
   if (!request.recipient.empty())
-    if (auto user = engine_for(request.recipient)) co_return co_await user->evaluate(request, resolver, nullptr, deadline);
-  co_return co_await evaluate(request, resolver, &cache, deadline);
+    if (auto user = engine_for(request.recipient)) co_return co_await user->evaluate(request, resolver, nullptr, deadline, details);
+  co_return co_await evaluate(request, resolver, &cache, deadline, details);
 }
 
 asio::awaitable<Answer> Engine::evaluate(const PolicyRequest& request, dns::Resolver& resolver, MessageCache* cache,
-                                         dns::Deadline deadline) const {
+                                         dns::Deadline deadline, bool details) const {
   if (settings_->mock) {
     Answer a;
     a.action = "dunno mock header field that should be ignored";
@@ -221,7 +222,7 @@ asio::awaitable<Answer> Engine::evaluate(const PolicyRequest& request, dns::Reso
   CheckContext ctx{resolver, deadline, evidence, false};
   std::vector<Verdict> verdicts = co_await pipeline_.run(request, ctx);
   Decision d = decide(verdicts, *settings_, request.can_prepend());
-  co_return finish(request, std::move(d), verdicts, cache);
+  co_return finish(request, std::move(d), verdicts, cache, details);
 }
 
 asio::awaitable<Engine::Explanation> Engine::explain(const PolicyRequest& request, dns::Resolver& resolver,
@@ -239,7 +240,7 @@ asio::awaitable<Engine::Explanation> Engine::explain(const PolicyRequest& reques
   CheckContext ctx{resolver, deadline, evidence, true};
   e.verdicts = co_await pipeline_.run(request, ctx);
   e.decision = decide(e.verdicts, *settings_, request.can_prepend());
-  e.answer = finish(request, e.decision, e.verdicts, nullptr);
+  e.answer = finish(request, e.decision, e.verdicts, nullptr, true);
   co_return e;
 }
 

@@ -33,7 +33,7 @@ struct Answer {
   std::string action;        // after "action=" (sanitised by the codec when written)
   DecisionKind kind = DecisionKind::Dunno;
   std::string log_line;      // info-level decision line; empty: nothing worth logging at info
-  std::string details;       // debug-level line: every check's verdict
+  std::string details;       // debug-level line: every check's verdict (when asked for)
   std::string deciding_check;
   bool from_cache = false;
   unsigned dns_queries = 0;
@@ -44,8 +44,9 @@ class Engine {
   static std::shared_ptr<const Engine> build(std::shared_ptr<const config::Settings> settings);
   Engine(std::shared_ptr<const config::Settings> settings, Pipeline pipeline);
 
+  // `details`: fill Answer::details (the caller logs it only at debug level, so it may skip the work).
   boost::asio::awaitable<Answer> handle(const PolicyRequest& request, dns::Resolver& resolver,
-                                        MessageCache& cache, dns::Deadline deadline) const;
+                                        MessageCache& cache, dns::Deadline deadline, bool details = true) const;
 
   // For `spfgate check`: the same pipeline and decision with tracing on, without the per-message cache
   // and without TestOnly; returns the answer and every verdict (with its trace).
@@ -66,18 +67,19 @@ class Engine {
 
  private:
   Answer finish(const PolicyRequest& request, Decision decision, const std::vector<Verdict>& verdicts,
-                MessageCache* cache) const;
+                MessageCache* cache, bool details) const;
   boost::asio::awaitable<Answer> evaluate(const PolicyRequest& request, dns::Resolver& resolver, MessageCache* cache,
-                                          dns::Deadline deadline) const;
+                                          dns::Deadline deadline, bool details) const;
   void load_per_user() const;
   std::string prefix(const PolicyRequest& request) const;
 
   std::shared_ptr<const config::Settings> settings_;
   Pipeline pipeline_;
-  // iprev results of recent clients (result-cache-entries); mutable like per_user_ (single-threaded
-  // io_context), and gone with the configuration. `spfgate check` (explain()) never uses it.
+  // iprev results of recent clients (result-cache-entries); mutable like per_user_ (an Engine serves one
+  // worker thread: each has its own), and gone with the configuration. `spfgate check` (explain()) never
+  // uses it.
   mutable IprevCache iprev_cache_;
-  // Per_User state; mutable because the file is re-read while serving (single-threaded io_context).
+  // Per_User state; mutable because the file is re-read while serving (on the Engine's one thread).
   struct PerUser {
     std::string path;
     std::int64_t mtime = 0;

@@ -215,10 +215,12 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     pending->timer.expires_at(deadline + kAnswerGrace);
     auto state = state_;
     auto engine = state_->engine;
+    // The per-check details are logged at debug level only: not worth building otherwise.
+    const bool details = spdlog::should_log(spdlog::level::debug);
     asio::co_spawn(
         ex,
-        [state, engine, request, deadline]() -> asio::awaitable<policy::Answer> {
-          co_return co_await engine->handle(*request, *state->resolver, *state->cache, deadline);
+        [state, engine, request, deadline, details]() -> asio::awaitable<policy::Answer> {
+          co_return co_await engine->handle(*request, *state->resolver, *state->cache, deadline, details);
         },
         [pending](std::exception_ptr e, policy::Answer a) {
           pending->done = true;

@@ -16,7 +16,7 @@
 // temporary, and no result outlives the (validated) answers it came from. A hit is the stored outcome
 // with from_cache set and dns_queries 0. Tracing (spfgate check) never uses the cache. Results bigger than
 // kMaxEntryBytes (huge records) are not kept; at most max_entries are, the least recently used going first.
-// Single-threaded (one io_context); not thread-safe.
+// Not thread-safe: it belongs to one Engine, and each worker thread has its own Engine.
 #pragma once
 
 #include "common/expiring_lru.hpp"

@@ -11,8 +11,9 @@ the private mount namespace pypolicyd-spf runs in):
  2. starts the test DNS (tests/dns/testdns.py --with-unbound): nsd with the signed zones, dnsproxy.py in front
     of the bench zones, and a validating unbound daemon that pypolicyd-spf reaches through /etc/resolv.conf,
     bind-mounted in a private mount namespace (unshare), so the rest of the machine keeps its resolver;
- 3. spfgate as a daemon on a unix socket (resolving with its own libunbound, straight to the test nsd): one
-    pass over the corpus to warm its cache, then 100 connections in lock-step, several runs; RSS after;
+ 3. spfgate as a daemon on a unix socket (resolving with its own libunbound, straight to the test nsd) with
+    --threads (default: one per core): one pass over the corpus to warm its caches, then 100 connections in
+    lock-step, several runs; RSS after; then the same with a single-threaded daemon (threads = 1);
  4. spfgate in spawn mode (one process per connection, forwarding to the unbound daemon like pypolicyd-spf
     does), and pypolicyd-spf in spawn mode, on the same corpus, after a warm-up pass through the daemon;
  5. start-up: exec to first answer, for a trivial request and for a full one, for both programs;
@@ -131,10 +132,12 @@ class Bench:
             return common + ["--spawn", "--resolver-config", self.spawn_unbound]
         return common + ["--resolver-config", self.daemon_unbound]
 
-    def start_daemon(self, name):
+    def start_daemon(self, name, threads=None):
         sock = os.path.join(self.dir, name + ".sock")
         logf = open(os.path.join(self.dir, name + ".log"), "w")
-        p = subprocess.Popen(self.spfgate_args() + ["--listen", "unix:" + sock, "--log", "stderr"],
+        threads = self.args.threads if threads is None else threads
+        p = subprocess.Popen(self.spfgate_args() + ["--listen", "unix:" + sock, "--log", "stderr",
+                                                    "--threads", str(threads)],
                              stdout=subprocess.DEVNULL, stderr=logf, start_new_session=True)
         self.procs.append((name, p))
         deadline = time.monotonic() + 10
@@ -200,10 +203,13 @@ class Bench:
 
     # --- the phases -------------------------------------------------------------------------------------
     def warm_daemon(self):
-        log("spfgate daemon, unix socket: warming its cache with one pass over the corpus")
+        t = self.args.threads
+        log("spfgate daemon (threads = %d), unix socket: warming its caches with one pass over the corpus" % t)
         self.daemon, self.daemon_target = self.start_daemon("spfgate")
         self.loadgen_run("spfgate warm-up", self.daemon_target, self.warm, 20, 2000, record=False,
                          replies=os.path.join(self.dir, "replies-spfgate.txt"))
+        # A second pass: every worker thread has caches of its own to warm.
+        self.loadgen_run("spfgate warm-up 2", self.daemon_target, self.warm, 20, 2000 * t, record=False)
         log("spfgate daemon: 100 connections, lock-step, warm cache")
         runs = []
         for i in range(self.args.repeat):
@@ -219,6 +225,16 @@ class Bench:
                                     self.args.requests // 3, warmup=2)
         self.trivial_run = self.loadgen_run("spfgate daemon trivial", self.daemon_target, self.trivial, 100,
                                             self.args.requests, warmup=2)
+        self.single_best = None
+        if t != 1:
+            log("spfgate daemon, threads = 1: the same 100 connections")
+            p, target = self.start_daemon("spfgate-1", threads=1)
+            self.loadgen_run("spfgate threads=1 warm-up", target, self.warm, 20, 2000, record=False)
+            single = [self.loadgen_run("spfgate daemon threads=1 #%d" % (i + 1), target, self.warm, 100,
+                                       self.args.requests, warmup=2) for i in range(self.args.repeat)]
+            self.results["memory"]["single_thread_rss_after_100_connections_kb"] = rss_kb(p.pid)
+            self.single_best = self.best(single)
+            self.stop(p)
 
     def pypolicyd(self):
         target = "spawn:%s %s" % (POLICYD_SPF, self.conf)
@@ -346,9 +362,14 @@ class Bench:
                 name, r.get("rate", 0), r.get("p50_ms", 0), r.get("p90_ms", 0), r.get("p99_ms", 0),
                 r.get("max_ms", 0), ratio))
 
-        row("spfgate daemon, unix socket, 100 connections, warm (best of %d)" % len(self.daemon_runs), d, py)
+        t = self.args.threads
+        row("spfgate daemon (threads = %d), unix socket, 100 connections, warm (best of %d)" % (
+            t, len(self.daemon_runs)), d, py)
         for r in self.daemon_runs:
             row("&nbsp;&nbsp;" + r["label"], r, py)
+        if self.single_best:
+            row("spfgate daemon (threads = 1), unix socket, 100 connections, warm (best of %d)" % self.args.repeat,
+                self.single_best, py)
         row("spfgate daemon, 10 connections, warm", self.ten, py)
         row("spfgate daemon, 1 connection, warm", self.one, py)
         row("spfgate daemon, 100 connections, a skipped client (protocol and engine, no checks)", self.trivial_run, py)
@@ -375,8 +396,10 @@ class Bench:
                   "| pypolicyd-spf (SPF HELO + MAIL FROM) | %.1f | %.1f | %.1f |" % (
                       self.cold_py.get("p50_ms", 0), self.cold_py.get("p90_ms", 0), self.cold_py.get("max_ms", 0)),
                   ""]
-        lines.append("Memory: spfgate daemon RSS after the 100-connection runs: %s kB" %
-                     mem.get("daemon_rss_after_100_connections_kb"))
+        lines.append("Memory: spfgate daemon RSS after the 100-connection runs: %s kB (threads = %d)%s" % (
+            mem.get("daemon_rss_after_100_connections_kb"), t,
+            "; %s kB with threads = 1" % mem["single_thread_rss_after_100_connections_kb"]
+            if "single_thread_rss_after_100_connections_kb" in mem else ""))
         lr = mem.get("long_run")
         if lr:
             lines.append("Long run: %s requests; RSS kB first %s, max %s, last %s (peak %s)" % (
@@ -473,6 +496,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="runs of each load test (the best is reported)")
     parser.add_argument("--startups", type=int, default=30, help="start-ups timed per program and request")
     parser.add_argument("--long-requests", type=int, default=1000000, help="requests of the RSS run (0: none)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="the daemon's --threads (default: one per core); a threads = 1 daemon runs too")
     parser.add_argument("--quick", action="store_true", help="small numbers, to check the machinery")
     parser.add_argument("--keep", action="store_true", help="leave the test DNS running")
     args = parser.parse_args()
