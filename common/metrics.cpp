@@ -3,6 +3,7 @@
 #include "common/text.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,11 +15,13 @@ Metrics& metrics() {
   return instance;
 }
 
-Metrics::Metrics() {
-  std::lock_guard lock(mutex_);
-  const auto family = [this](std::string name, Type type, std::string help, std::vector<std::string> labels) {
-    return family_locked(std::move(name), type, std::move(help), std::move(labels));
-  };
+namespace {
+
+std::atomic<std::uint64_t> next_registry_serial{1};
+
+}  // namespace
+
+Metrics::Metrics() : serial_(next_registry_serial.fetch_add(1, std::memory_order_relaxed)) {
   using T = Type;
   ids_.requests = family("spfgate_requests_total", T::Counter, "Policy requests received.", {});
   ids_.answers = family("spfgate_answers_total", T::Counter, "Answers sent, by action.", {"action"});
@@ -40,57 +43,108 @@ Metrics::Metrics() {
   ids_.message_cache_entries =
       family("spfgate_message_cache_entries", T::Gauge, "Messages in the per-message cache.", {});
   ids_.build_info = family("spfgate_build_info", T::Gauge, "Version of the running spfgate.", {"version"});
-  *slot(ids_.build_info, {SPFGATE_VERSION}) = 1;
+  set(ids_.build_info, {SPFGATE_VERSION}, 1);
   start_time_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::size_t Metrics::family(std::string name, Type type, std::string help, std::vector<std::string> labels) {
-  std::lock_guard lock(mutex_);
-  return family_locked(std::move(name), type, std::move(help), std::move(labels));
-}
-
-std::size_t Metrics::family_locked(std::string name, Type type, std::string help, std::vector<std::string> labels) {
-  families_.push_back(Family{std::move(name), std::move(help), type, std::move(labels), {}});
+  std::lock_guard lock(shards_mutex_);
+  families_.push_back(Family{std::move(name), std::move(help), type, std::move(labels)});
+  for (auto& shard : shards_) {
+    std::lock_guard shard_lock(shard->mutex);
+    shard->series.resize(families_.size());
+  }
   return families_.size() - 1;
 }
 
-double* Metrics::slot(std::size_t id, std::initializer_list<std::string_view> values) {
-  Family& f = families_.at(id);
-  key_.clear();
-  for (std::string_view v : values) {
-    key_.append(v);
-    key_.push_back('\x1f');
+Metrics::Shard& Metrics::local() {
+  // The last registry this thread used, and its shard there: one comparison on the request path.
+  thread_local std::uint64_t cached_serial = 0;
+  thread_local Shard* cached = nullptr;
+  if (cached_serial == serial_) return *cached;
+  std::lock_guard lock(shards_mutex_);
+  const auto me = std::this_thread::get_id();
+  Shard* shard = nullptr;
+  for (auto& s : shards_)
+    if (s->owner == me) shard = s.get();
+  if (!shard) {
+    shards_.push_back(std::make_unique<Shard>());
+    shard = shards_.back().get();
+    shard->owner = me;
+    shard->series.resize(families_.size());
   }
-  auto it = f.series.find(key_);
-  if (it != f.series.end()) return &it->second;
-  if (values.size() != f.labels.size() || f.series.size() >= kMaxSeriesPerFamily) return nullptr;
-  return &f.series.emplace(key_, 0.0).first->second;
+  cached_serial = serial_;
+  cached = shard;
+  return *shard;
+}
+
+double* Metrics::slot(Shard& shard, std::size_t id, std::initializer_list<std::string_view> values) {
+  if (id >= shard.series.size()) return nullptr;
+  Series& series = shard.series[id];
+  shard.key.clear();
+  for (std::string_view v : values) {
+    shard.key.append(v);
+    shard.key.push_back('\x1f');
+  }
+  auto it = series.find(shard.key);
+  if (it != series.end()) return &it->second;
+  // Families never change once registered; the constructor registers them all before any use.
+  if (values.size() != families_[id].labels.size() || series.size() >= kMaxSeriesPerFamily) return nullptr;
+  return &series.emplace(shard.key, 0.0).first->second;
 }
 
 void Metrics::add(std::size_t id, std::initializer_list<std::string_view> values, double by) {
-  std::lock_guard lock(mutex_);
-  if (double* s = slot(id, values)) *s += by;
+  Shard& shard = local();
+  std::lock_guard lock(shard.mutex);
+  if (double* s = slot(shard, id, values)) *s += by;
 }
 
 void Metrics::set(std::size_t id, std::initializer_list<std::string_view> values, double value) {
-  std::lock_guard lock(mutex_);
-  if (double* s = slot(id, values)) *s = value;
+  Shard& shard = local();
+  std::lock_guard lock(shard.mutex);
+  if (double* s = slot(shard, id, values)) *s = value;
+}
+
+void Metrics::observe_request(double seconds) {
+  Shard& shard = local();
+  std::lock_guard lock(shard.mutex);
+  shard.requests.observe(seconds);
+}
+
+void Metrics::observe_dns(double seconds) {
+  Shard& shard = local();
+  std::lock_guard lock(shard.mutex);
+  shard.dns.observe(seconds);
+}
+
+Metrics::Totals Metrics::totals() const {
+  std::lock_guard lock(shards_mutex_);
+  Totals t;
+  t.series.resize(families_.size());
+  for (const auto& shard : shards_) {
+    std::lock_guard shard_lock(shard->mutex);
+    for (std::size_t f = 0; f < shard->series.size() && f < t.series.size(); ++f)
+      for (const auto& [key, value] : shard->series[f]) t.series[f][key] += value;
+    t.requests.merge(shard->requests);
+    t.dns.merge(shard->dns);
+  }
+  return t;
 }
 
 double Metrics::get(std::size_t id, std::initializer_list<std::string_view> values) const {
-  std::lock_guard lock(mutex_);
-  return get_locked(id, values);
-}
-
-double Metrics::get_locked(std::size_t id, std::initializer_list<std::string_view> values) const {
-  const Family& f = families_.at(id);
   std::string key;
   for (std::string_view v : values) {
     key.append(v);
     key.push_back('\x1f');
   }
-  auto it = f.series.find(key);
-  return it == f.series.end() ? 0 : it->second;
+  double total = 0;
+  std::lock_guard lock(shards_mutex_);
+  for (const auto& shard : shards_) {
+    std::lock_guard shard_lock(shard->mutex);
+    if (id >= shard->series.size()) continue;
+    if (auto it = shard->series[id].find(key); it != shard->series[id].end()) total += it->second;
+  }
+  return total;
 }
 
 // One increment per observation (it is on the path of every DNS answer): buckets[i] counts the
@@ -100,6 +154,12 @@ void Metrics::Histogram::observe(double seconds) {
   sum += seconds;
   const auto at = std::lower_bound(kBuckets.begin(), kBuckets.end(), seconds);
   if (at != kBuckets.end()) ++buckets[static_cast<std::size_t>(at - kBuckets.begin())];
+}
+
+void Metrics::Histogram::merge(const Histogram& other) {
+  for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += other.buckets[i];
+  count += other.count;
+  sum += other.sum;
 }
 
 namespace {
@@ -125,13 +185,14 @@ std::string label_value(std::string_view v) {
 }  // namespace
 
 std::string Metrics::exposition() const {
-  std::lock_guard lock(mutex_);
+  const Totals t = totals();
   std::string out;
   out.reserve(4096);
-  for (const Family& f : families_) {
+  for (std::size_t id = 0; id < families_.size(); ++id) {
+    const Family& f = families_[id];
     out += "# HELP " + f.name + " " + f.help + "\n# TYPE " + f.name + (f.type == Type::Counter ? " counter\n" : " gauge\n");
-    if (f.series.empty() && f.labels.empty()) out += f.name + " 0\n";
-    for (const auto& [key, value] : f.series) {
+    if (t.series[id].empty() && f.labels.empty()) out += f.name + " 0\n";
+    for (const auto& [key, value] : t.series[id]) {
       out += f.name;
       if (!f.labels.empty()) {
         out += '{';
@@ -147,9 +208,9 @@ std::string Metrics::exposition() const {
       out += " " + number(value) + "\n";
     }
   }
-  requests_.expose(out, "spfgate_request_duration_seconds", "Time from a complete request to its answer.");
-  dns_.expose(out, "spfgate_dns_query_duration_seconds",
-              "Time from a check's DNS question to its answer (from the in-process cache or not).");
+  t.requests.expose(out, "spfgate_request_duration_seconds", "Time from a complete request to its answer.");
+  t.dns.expose(out, "spfgate_dns_query_duration_seconds",
+               "Time from a check's DNS question to its answer (from the in-process cache or not).");
   out += "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
          "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds " + number(start_time_) + "\n";
   return out;
@@ -168,16 +229,21 @@ void Metrics::Histogram::expose(std::string& out, std::string_view name, std::st
   out += n + "_count " + std::to_string(count) + "\n";
 }
 
-double Metrics::add_up(std::size_t id) const {
-  double total = 0;
-  for (const auto& [key, value] : families_[id].series) total += value;
-  return total;
-}
-
 std::string Metrics::summary() const {
-  std::lock_guard lock(mutex_);
-  const auto get = [this](std::size_t id, std::initializer_list<std::string_view> values) {
-    return get_locked(id, values);
+  const Totals t = totals();
+  const auto get = [&t](std::size_t id, std::initializer_list<std::string_view> values) {
+    std::string key;
+    for (std::string_view v : values) {
+      key.append(v);
+      key.push_back('\x1f');
+    }
+    auto it = t.series[id].find(key);
+    return it == t.series[id].end() ? 0.0 : it->second;
+  };
+  const auto add_up = [&t](std::size_t id) {
+    double total = 0;
+    for (const auto& [key, value] : t.series[id]) total += value;
+    return total;
   };
   std::string out = "requests=" + number(get(ids_.requests, {}));
   for (const char* action : {"dunno", "prepend", "accept", "reject", "defer", "defer_if_permit", "malformed"})
@@ -188,7 +254,7 @@ std::string Metrics::summary() const {
   if (results) out += " result_cache_hits=" + number(results);
   out += " connections_open=" + number(get(ids_.connections_open, {}));
   if (double limits = add_up(ids_.limit_hits)) out += " limit_hits=" + number(limits);
-  if (requests_.count) out += " mean_ms=" + number(std::round(requests_.sum / requests_.count * 1e5) / 100);
+  if (t.requests.count) out += " mean_ms=" + number(std::round(t.requests.sum / t.requests.count * 1e5) / 100);
   return out;
 }
 

@@ -6,8 +6,10 @@
 //   m.observe_dns(0.0004);                                 // spfgate_dns_query_duration_seconds
 //   std::string body = m.exposition();                     // for GET /metrics
 //
-// One process-wide registry, safe to use from any thread (the daemon's worker threads, `threads`): every
-// call takes one mutex, held for a map lookup and an addition.
+// One process-wide registry, safe to use from any thread (the daemon's worker threads, `threads`). Each
+// thread counts into a shard of its own (locked by that thread alone, so never contended on the request
+// path); exposition() and summary() add the shards up. A gauge is set from one thread only (the main one),
+// so adding up its shards gives its value.
 // Families are registered once, here, with their help text and label names; a series is created the
 // first time a label combination is used. Label values are sanitised; their number per family is bounded
 // (kMaxSeriesPerFamily) so a stream of odd values cannot grow memory without end.
@@ -17,9 +19,11 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace spfgate {
@@ -44,45 +48,52 @@ class Metrics {
   void add(std::size_t family, std::initializer_list<std::string_view> values, double by = 1);
   void set(std::size_t family, std::initializer_list<std::string_view> values, double value);
   double get(std::size_t family, std::initializer_list<std::string_view> values) const;
-  void observe_request(double seconds) {
-    std::lock_guard lock(mutex_);
-    requests_.observe(seconds);
-  }
-  void observe_dns(double seconds) {
-    std::lock_guard lock(mutex_);
-    dns_.observe(seconds);
-  }
+  void observe_request(double seconds);
+  void observe_dns(double seconds);
 
   std::string exposition() const;
   // "requests=12 dunno=3 prepend=8 reject=1 ...": the periodic summary log line.
   std::string summary() const;
 
  private:
+  using Series = std::map<std::string, double, std::less<>>;  // key: label values joined by '\x1f'
   struct Family {
     std::string name, help;
     Type type;
     std::vector<std::string> labels;
-    std::map<std::string, double, std::less<>> series;  // key: label values joined by '\x1f'
   };
   struct Histogram {
     std::array<std::uint64_t, kBuckets.size()> buckets{};  // per bucket, not cumulative (see observe())
     std::uint64_t count = 0;
     double sum = 0;
     void observe(double seconds);
+    void merge(const Histogram& other);
     void expose(std::string& out, std::string_view name, std::string_view help) const;
   };
-  // Callers hold mutex_.
-  double* slot(std::size_t family, std::initializer_list<std::string_view> values);
-  double get_locked(std::size_t family, std::initializer_list<std::string_view> values) const;
-  std::size_t family_locked(std::string name, Type type, std::string help, std::vector<std::string> labels);
-  double add_up(std::size_t family) const;
+  // One thread's counts.
+  struct Shard {
+    std::thread::id owner;
+    std::mutex mutex;  // taken by its thread for every update, and by a reader adding the shards up
+    std::vector<Series> series;  // per family
+    Histogram requests, dns;
+    std::string key;  // reused buffer: no allocation per increment once warm
+  };
+  // Every shard added up.
+  struct Totals {
+    std::vector<Series> series;
+    Histogram requests, dns;
+  };
 
-  mutable std::mutex mutex_;
+  Shard& local();
+  Totals totals() const;
+  // The caller holds shard.mutex.
+  double* slot(Shard& shard, std::size_t family, std::initializer_list<std::string_view> values);
 
+  const std::uint64_t serial_;  // tells this registry from others in the per-thread lookup
   std::vector<Family> families_;
   Ids ids_{};
-  Histogram requests_, dns_;
-  std::string key_;  // reused buffer: no allocation per increment once warm
+  mutable std::mutex shards_mutex_;  // guards shards_ and families_
+  std::vector<std::unique_ptr<Shard>> shards_;
   double start_time_ = 0;
 };
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 using spfgate::Metrics;
 
@@ -52,4 +54,33 @@ TEST(Metrics, CountersAndTheSummaryLine) {
   EXPECT_NE(summary.find("requests=2"), std::string::npos) << summary;
   EXPECT_NE(summary.find("reject=1"), std::string::npos) << summary;
   EXPECT_NE(summary.find("mean_ms=3"), std::string::npos) << summary;
+}
+
+TEST(Metrics, CountsOfEveryThreadAddUp) {
+  // The worker threads count into shards of their own; the exposition and get() add them up, also while
+  // the threads are still counting.
+  Metrics m;
+  constexpr int kThreads = 4, kEach = 2000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&m, t] {
+      for (int i = 0; i < kEach; ++i) {
+        m.add(m.ids().requests, {});
+        m.add(m.ids().answers, {t % 2 ? "reject" : "prepend"});
+        m.observe_request(0.001);
+      }
+    });
+  const std::string during = m.exposition();  // must not race with the counting (ThreadSanitizer)
+  EXPECT_NE(during.find("spfgate_requests_total "), std::string::npos);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(m.get(m.ids().requests, {}), kThreads * kEach);
+  EXPECT_EQ(m.get(m.ids().answers, {"reject"}), kThreads / 2 * kEach);
+  const std::string text = m.exposition();
+  EXPECT_EQ(line_of(text, "spfgate_requests_total"), "spfgate_requests_total " + std::to_string(kThreads * kEach));
+  EXPECT_EQ(line_of(text, "spfgate_request_duration_seconds_count"),
+            "spfgate_request_duration_seconds_count " + std::to_string(kThreads * kEach));
+  EXPECT_NE(m.summary().find("requests=" + std::to_string(kThreads * kEach)), std::string::npos) << m.summary();
+  // A gauge is set from one thread: its value, once.
+  m.set(m.ids().connections_open, {}, 7);
+  EXPECT_EQ(line_of(m.exposition(), "spfgate_connections_open"), "spfgate_connections_open 7");
 }
