@@ -164,3 +164,11 @@ TEST(Options, HelpListsEveryGroup) {
   for (const char* word : {"HELO_reject", "--listen", "--spawn", "max-request-bytes", "resolver-config"})
     EXPECT_NE(help.find(word), std::string::npos) << word;
 }
+
+TEST(Options, ThreadsDefaultToOneAndAreBounded) {
+  EXPECT_EQ(defaults().threads, 1u);
+  EXPECT_EQ(load({"--threads=0"}).settings.threads, 0u);  // one per core: the server counts them
+  EXPECT_EQ(load({write_config("threads = 4\n")}).settings.threads, 4u);
+  EXPECT_NE(error_of({"--threads=65"}).find("threads must be at most 64"), std::string::npos);
+  EXPECT_NE(error_of({"--threads=many"}), "(no error)");
+}
