@@ -1,6 +1,6 @@
 // server/server.hpp: the daemon — listeners, connections, signals, reload, shutdown.
 //
-//   Server server(args, config::load(args), make_resolver);   // builds the Engine
+//   Server server(args, config::load(args), {make_shared_resolver, make_thread_resolver});  // the Engines
 //   return server.run();                                       // until SIGTERM/SIGINT or spawn EOF
 //
 // Concurrency model: every connection is one coroutine (plus a watchdog that enforces its timeouts) on
@@ -49,7 +49,7 @@
 
 namespace spfgate::server {
 
-// server/resolver_factory.hpp builds the real ones; tests may build others.
+// How the Resolvers are built (server/resolver_factory.hpp has the daemon's).
 struct ResolverFactory {
   // The process's one resolver, on the main io_context; must accept queries from any thread.
   std::function<std::unique_ptr<dns::Resolver>(boost::asio::io_context&, const config::Settings&)> shared;
