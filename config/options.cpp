@@ -103,9 +103,6 @@ struct StringList {
 // grace periods) always fits steady_clock's 64-bit nanosecond count.
 constexpr std::uint64_t kMaxDurationMs = 1'000'000'000'000;
 
-// More worker threads than this buys nothing a policy server needs (each has its own caches).
-constexpr unsigned kMaxThreads = 64;
-
 const std::string& single(const std::vector<std::string>& values) {
   if (values.size() != 1) throw BadValue("expects exactly one value");
   return values.front();
@@ -633,7 +630,8 @@ void check_whole(Loaded& l) {
       s.write_timeout <= Millis(0) || s.dns_query_timeout <= Millis(0))
     throw Error("timeouts must be greater than zero");
   if (s.max_connections == 0) throw Error("max-connections must be at least 1");
-  if (s.threads > kMaxThreads) throw Error("threads must be at most " + std::to_string(kMaxThreads) + " (0: one per core)");
+  if (s.threads > Settings::kMaxThreads)
+    throw Error("threads must be at most " + std::to_string(Settings::kMaxThreads) + " (0: one per core)");
   if (s.max_line_length < 64 || s.max_attributes < 1 || s.max_request_bytes < s.max_line_length)
     throw Error("max-line-length must be at least 64, max-attributes at least 1, and max-request-bytes at "
                 "least max-line-length");

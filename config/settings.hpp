@@ -109,6 +109,8 @@ struct Settings {
   // (one libunbound cache) and the per-message cache; 0: one per core. Spawn mode serves one connection
   // with one thread whatever this says.
   unsigned threads = 1;                      // threads
+  // More worker threads than this buy nothing a policy server needs (each has its own caches).
+  static constexpr unsigned kMaxThreads = 64;
   Millis idle_timeout{600'000};              // between requests (Postfix closes idle ones after 300 s)
   Millis request_read_timeout{10'000};       // from a request's first byte to its empty line
   Millis request_timeout{30'000};            // from a complete request to its answer (DNS included)

@@ -97,7 +97,8 @@ Server::Server(std::vector<std::string> args, config::Loaded loaded, ResolverFac
   }
   resolver_ = make_resolver.shared(*io_, *settings);
   // One connection (spawn) needs one thread; threads = 0 means one per core.
-  unsigned threads = settings->threads ? settings->threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = settings->threads ? settings->threads
+                                       : std::clamp(std::thread::hardware_concurrency(), 1u, config::Settings::kMaxThreads);
   if (settings->spawn) threads = 1;
   for (unsigned i = 0; i < threads; ++i) {
     auto w = std::make_unique<Worker>();
