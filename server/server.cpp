@@ -132,6 +132,9 @@ Server::~Server() {
   for (auto& w : workers_) {
     w->state->resolver = nullptr;
     w->resolver.reset();
+    // Connections destroyed with the io_contexts below must not report the worker idle: that posts to
+    // the main io_context, which may be gone by then (a worker's connection after shutdown-timeout).
+    w->state->on_idle = nullptr;
   }
   // I/O objects must not outlive their io_context: the signal set's destructor calls into its service,
   // which the io_context destroys (UBSan caught this at every exit).

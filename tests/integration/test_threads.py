@@ -199,6 +199,21 @@ class Signals(unittest.TestCase):
             self.assertEqual(d.proc.wait(timeout=10), 0)
             self.assertIn("SIGTERM: stopping; 4 connection(s) open", d.log())
 
+    def test_shutdown_timeout_with_lookups_in_flight_on_every_worker(self):
+        # The workers' requests still wait for DNS when shutdown-timeout passes: the daemon exits 0 with
+        # their queries outstanding in the shared resolver (the sanitizer builds check the teardown order:
+        # the main io_context's queued answers hold work on the workers' io_contexts).
+        cfg = "skip_addresses = 127.0.0.1/32\niprev-temperror = defer\ndns-query-timeout = 5s\n"
+        with Daemon("--threads=2", "--shutdown-timeout=300ms", config=cfg) as d:
+            busy = [d.client(), d.client()]
+            for c in busy:
+                c.send(request(instance=fresh_instance(), client_address="127.0.2.5", helo_name="nohelo.example.test",
+                               sender=""))
+            time.sleep(0.3)
+            d.signal(signal.SIGTERM)
+            self.assertEqual(d.proc.wait(timeout=10), 0)
+            self.assertIn("shutdown-timeout passed with 2 connection(s) still busy", d.log())
+
 
 if __name__ == "__main__":
     unittest.main()
