@@ -1,5 +1,5 @@
-"""The daemon with several worker threads (`threads`): the same answers as with one, under concurrency;
-connections spread over the workers; the per-message cache, the connection limit, the metrics, SIGHUP and
+"""The daemon with several worker threads (`threads`): the same answers as with one, under concurrency,
+over unix and TCP listeners; connections spread over the workers; the per-message cache, the connection limit, the metrics, SIGHUP and
 SIGTERM all span every worker.
 
 Answers are not written down here: a single-threaded daemon with the same configuration gives them
@@ -72,13 +72,13 @@ class SameAnswers(unittest.TestCase):
         kinds = {a.split()[0] for a in expected}
         self.assertTrue({"prepend", "550"} <= kinds and len(kinds) >= 3, expected)  # a real mix
 
-        with Daemon("--threads=3", config=CONFIG) as d:
+        with Daemon("--threads=3", config=CONFIG, tcp=True) as d:
             self.assertIn("ready, 3 threads", d.log())
             failures, lock = [], threading.Lock()
 
             def connection(k):
                 try:
-                    c = d.client()
+                    c = d.client(tcp=k % 2 == 1)  # unix and TCP listeners alike
                     for rounds in range(3):
                         for n, r in enumerate(corpus()[k % 5:] + corpus()[:k % 5]):
                             got = c.ask(request(instance=fresh_instance(), **r))
