@@ -188,6 +188,41 @@ class Daemon:
         self.proc.stdout.close()
 
 
+def send_stuck_in_dns(client, **attrs):
+    """Sends a request whose iprev lookup never gets an answer (127.0.2.5's reverse zone has a server that
+    stays silent), so it takes the whole dns-query-timeout."""
+    client.send(request(client_address="127.0.2.5", helo_name="nohelo.example.test", sender="", **attrs))
+
+
+def check_sigterm_waits_for_requests_in_flight(test, d, busy, idle):
+    """SIGTERM while the `busy` clients wait for the answers to send_stuck_in_dns() (with iprev-temperror =
+    defer): the `idle` connections close at once, each busy one gets its answer and then closes, and the
+    daemon exits 0."""
+    time.sleep(0.3)
+    d.signal(signal.SIGTERM)
+    for c in idle:
+        test.assertTrue(c.closed_by_peer(), "an idle connection is closed at once")
+    for c in busy:
+        test.assertEqual(c.reply(), "450 4.7.1 Client host rejected: cannot find your reverse hostname, [127.0.2.5]")
+        test.assertTrue(c.closed_by_peer())
+    test.assertEqual(d.proc.wait(timeout=10), 0)
+    test.assertIn("SIGTERM: stopping; %d connection(s) open" % (len(busy) + len(idle)), d.log())
+
+
+def check_shutdown_timeout_bounds_the_wait(test, connections, *args):
+    """SIGTERM while `connections` requests wait for DNS: the daemon (started with `args`) exits 0 when
+    shutdown-timeout passes, saying how many were still busy."""
+    cfg = "skip_addresses = 127.0.0.1/32\niprev-temperror = defer\ndns-query-timeout = 5s\n"
+    with Daemon("--shutdown-timeout=300ms", *args, config=cfg) as d:
+        busy = [d.client() for _ in range(connections)]
+        for c in busy:
+            send_stuck_in_dns(c)
+        time.sleep(0.3)
+        d.signal(signal.SIGTERM)
+        test.assertEqual(d.proc.wait(timeout=10), 0)
+        test.assertIn("shutdown-timeout passed with %d connection(s) still busy" % connections, d.log())
+
+
 class Spawn:
     """spfgate --spawn with stdin/stdout as the policy connection, as Postfix's spawn(8) runs it."""
 

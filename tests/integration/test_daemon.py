@@ -16,7 +16,8 @@ import threading
 import time
 import unittest
 
-from spfgate_harness import BIN, Client, Daemon, Spawn, request, resolver_args
+from spfgate_harness import (BIN, Client, Daemon, Spawn, check_shutdown_timeout_bounds_the_wait,
+                             check_sigterm_waits_for_requests_in_flight, request, resolver_args, send_stuck_in_dns)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data")
 
@@ -218,25 +219,11 @@ class Shutdown(unittest.TestCase):
         with Daemon(config=cfg) as d:
             busy, idle = d.client(), d.client()
             self.assertTrue(idle.ask(skip_request("t.0").replace("127.0.0.1", "127.0.0.10")).startswith("prepend "))
-            busy.send(request(client_address="127.0.2.5", helo_name="nohelo.example.test", sender=""))
-            time.sleep(0.3)
-            d.signal(signal.SIGTERM)
-            self.assertTrue(idle.closed_by_peer(), "an idle connection is closed at once")
-            self.assertEqual(busy.reply(),
-                             "450 4.7.1 Client host rejected: cannot find your reverse hostname, [127.0.2.5]")
-            self.assertTrue(busy.closed_by_peer())
-            self.assertEqual(d.proc.wait(timeout=10), 0)
-            self.assertIn("SIGTERM: stopping; 2 connection(s) open", d.log())
+            send_stuck_in_dns(busy)
+            check_sigterm_waits_for_requests_in_flight(self, d, [busy], [idle])
 
     def test_shutdown_timeout_bounds_the_wait(self):
-        cfg = "skip_addresses = 127.0.0.1/32\niprev-temperror = defer\ndns-query-timeout = 5s\n"
-        with Daemon("--shutdown-timeout=300ms", config=cfg) as d:
-            busy = d.client()
-            busy.send(request(client_address="127.0.2.5", helo_name="nohelo.example.test", sender=""))
-            time.sleep(0.3)
-            d.signal(signal.SIGTERM)
-            self.assertEqual(d.proc.wait(timeout=10), 0)
-            self.assertIn("shutdown-timeout passed with 1 connection(s) still busy", d.log())
+        check_shutdown_timeout_bounds_the_wait(self, 1)
 
 
 class Spawned(unittest.TestCase):

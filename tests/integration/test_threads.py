@@ -14,7 +14,8 @@ import time
 import unittest
 import urllib.request
 
-from spfgate_harness import Daemon, free_port, request
+from spfgate_harness import (Daemon, check_shutdown_timeout_bounds_the_wait, check_sigterm_waits_for_requests_in_flight,
+                             free_port, request, send_stuck_in_dns)
 
 CONFIG = ("skip_addresses = 127.0.0.1/32\n"
           "HELO_reject = Fail\nMail_From_reject = Fail\n"
@@ -186,34 +187,14 @@ class Signals(unittest.TestCase):
             for c in idle:
                 self.assertTrue(c.ask(request(instance=fresh_instance(), client_address="127.0.0.1")).startswith("prepend"))
             for c in busy:
-                c.send(request(instance=fresh_instance(), client_address="127.0.2.5", helo_name="nohelo.example.test",
-                               sender=""))
-            time.sleep(0.3)
-            d.signal(signal.SIGTERM)
-            for c in idle:
-                self.assertTrue(c.closed_by_peer(), "an idle connection is closed at once")
-            for c in busy:
-                self.assertEqual(c.reply(),
-                                 "450 4.7.1 Client host rejected: cannot find your reverse hostname, [127.0.2.5]")
-                self.assertTrue(c.closed_by_peer())
-            self.assertEqual(d.proc.wait(timeout=10), 0)
-            self.assertIn("SIGTERM: stopping; 4 connection(s) open", d.log())
+                send_stuck_in_dns(c, instance=fresh_instance())
+            check_sigterm_waits_for_requests_in_flight(self, d, busy, idle)
 
     def test_shutdown_timeout_with_lookups_in_flight_on_every_worker(self):
-        # The workers' requests still wait for DNS when shutdown-timeout passes: the daemon exits 0 with
+        # Both workers' requests still wait for DNS when shutdown-timeout passes: the daemon exits 0 with
         # their queries outstanding in the shared resolver (the sanitizer builds check the teardown order:
         # the main io_context's queued answers hold work on the workers' io_contexts).
-        cfg = "skip_addresses = 127.0.0.1/32\niprev-temperror = defer\ndns-query-timeout = 5s\n"
-        with Daemon("--threads=2", "--shutdown-timeout=300ms", config=cfg) as d:
-            busy = [d.client(), d.client()]
-            for c in busy:
-                c.send(request(instance=fresh_instance(), client_address="127.0.2.5", helo_name="nohelo.example.test",
-                               sender=""))
-            time.sleep(0.3)
-            d.signal(signal.SIGTERM)
-            self.assertEqual(d.proc.wait(timeout=10), 0)
-            self.assertIn("shutdown-timeout passed with 2 connection(s) still busy", d.log())
-
+        check_shutdown_timeout_bounds_the_wait(self, 2, "--threads=2")
 
 if __name__ == "__main__":
     unittest.main()
