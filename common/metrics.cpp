@@ -78,14 +78,18 @@ Metrics::Shard& Metrics::local() {
   return *shard;
 }
 
+void Metrics::append_key(std::string& key, std::initializer_list<std::string_view> values) {
+  for (std::string_view v : values) {
+    key.append(v);
+    key.push_back('\x1f');
+  }
+}
+
 double* Metrics::slot(Shard& shard, std::size_t id, std::initializer_list<std::string_view> values) {
   if (id >= shard.series.size()) return nullptr;
   Series& series = shard.series[id];
   shard.key.clear();
-  for (std::string_view v : values) {
-    shard.key.append(v);
-    shard.key.push_back('\x1f');
-  }
+  append_key(shard.key, values);
   auto it = series.find(shard.key);
   if (it != series.end()) return &it->second;
   // Families never change once registered; the constructor registers them all before any use.
@@ -131,20 +135,22 @@ Metrics::Totals Metrics::totals() const {
   return t;
 }
 
-double Metrics::get(std::size_t id, std::initializer_list<std::string_view> values) const {
+double Metrics::Totals::value(std::size_t id, std::initializer_list<std::string_view> values) const {
   std::string key;
-  for (std::string_view v : values) {
-    key.append(v);
-    key.push_back('\x1f');
-  }
+  append_key(key, values);
+  auto it = series[id].find(key);
+  return it == series[id].end() ? 0.0 : it->second;
+}
+
+double Metrics::Totals::sum(std::size_t id) const {
   double total = 0;
-  std::lock_guard lock(shards_mutex_);
-  for (const auto& shard : shards_) {
-    std::lock_guard shard_lock(shard->mutex);
-    if (id >= shard->series.size()) continue;
-    if (auto it = shard->series[id].find(key); it != shard->series[id].end()) total += it->second;
-  }
+  for (const auto& [key, v] : series[id]) total += v;
   return total;
+}
+
+// Not on the request path (tests, tools): adds every shard up, then looks.
+double Metrics::get(std::size_t id, std::initializer_list<std::string_view> values) const {
+  return totals().value(id, values);
 }
 
 // One increment per observation (it is on the path of every DNS answer): buckets[i] counts the
@@ -231,20 +237,8 @@ void Metrics::Histogram::expose(std::string& out, std::string_view name, std::st
 
 std::string Metrics::summary() const {
   const Totals t = totals();
-  const auto get = [&t](std::size_t id, std::initializer_list<std::string_view> values) {
-    std::string key;
-    for (std::string_view v : values) {
-      key.append(v);
-      key.push_back('\x1f');
-    }
-    auto it = t.series[id].find(key);
-    return it == t.series[id].end() ? 0.0 : it->second;
-  };
-  const auto add_up = [&t](std::size_t id) {
-    double total = 0;
-    for (const auto& [key, value] : t.series[id]) total += value;
-    return total;
-  };
+  const auto get = [&t](std::size_t id, std::initializer_list<std::string_view> values) { return t.value(id, values); };
+  const auto add_up = [&t](std::size_t id) { return t.sum(id); };
   std::string out = "requests=" + number(get(ids_.requests, {}));
   for (const char* action : {"dunno", "prepend", "accept", "reject", "defer", "defer_if_permit", "malformed"})
     if (double v = get(ids_.answers, {action})) out += std::string(" ") + action + "=" + number(v);

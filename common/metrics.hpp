@@ -82,7 +82,11 @@ class Metrics {
   struct Totals {
     std::vector<Series> series;
     Histogram requests, dns;
+    double value(std::size_t family, std::initializer_list<std::string_view> values) const;
+    double sum(std::size_t family) const;  // of all its series
   };
+  // The series key of `values`: each followed by '\x1f'.
+  static void append_key(std::string& key, std::initializer_list<std::string_view> values);
 
   Shard& local();
   Totals totals() const;
