@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 BIN = os.environ.get("SPFGATE_BIN", os.path.join(os.path.dirname(__file__), "../../build/spfgate"))
 TESTDNS_DIR = os.environ.get("SPFGATE_TESTDNS_DIR", "")
@@ -186,6 +187,20 @@ class Daemon:
             self.proc.wait()
         self.log_file.close()
         self.proc.stdout.close()
+
+
+def scrape_metrics(port, path="/metrics"):
+    """GET of the --metrics endpoint: (status, Content-Type, body)."""
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode()
+
+
+def metric_value(text, series):
+    """The value of one exact series line, e.g. 'spfgate_answers_total{action="reject"}', or None."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split(" ")[1])
+    return None
 
 
 def send_stuck_in_dns(client, **attrs):

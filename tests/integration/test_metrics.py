@@ -1,26 +1,13 @@
 """The Prometheus endpoint and the periodic summary line, scraped after a known mix of requests."""
 import os
-import re
 import signal
 import socket
 import unittest
 import urllib.error
-import urllib.request
 
 from spfgate_harness import Daemon, free_port, request
-
-
-def scrape(port, path="/metrics"):
-    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
-        return r.status, r.headers.get("Content-Type"), r.read().decode()
-
-
-def value(text, series):
-    """The value of one exact series line, e.g. 'spfgate_answers_total{action="reject"}'."""
-    for line in text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.split(" ")[1])
-    return None
+from spfgate_harness import metric_value as value
+from spfgate_harness import scrape_metrics as scrape
 
 
 def privileged_free_port():

@@ -7,15 +7,13 @@ first, against the same test nsd. scripts/test.sh also runs this file against a 
 (build-tsan), where any data race between the workers fails the run.
 """
 import os
-import re
 import signal
 import threading
 import time
 import unittest
-import urllib.request
 
 from spfgate_harness import (Daemon, check_shutdown_timeout_bounds_the_wait, check_sigterm_waits_for_requests_in_flight,
-                             free_port, request, send_stuck_in_dns)
+                             free_port, metric_value, request, scrape_metrics, send_stuck_in_dns)
 
 CONFIG = ("skip_addresses = 127.0.0.1/32\n"
           "HELO_reject = Fail\nMail_From_reject = Fail\n"
@@ -45,16 +43,6 @@ def fresh_instance():
     with _serial_lock:
         _serial[0] += 1
         return "th.%d.%d" % (os.getpid(), _serial[0])
-
-
-def scrape(port):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
-        return r.read().decode()
-
-
-def value(text, series):
-    m = re.search(r"^%s (\S+)$" % re.escape(series), text, re.M)
-    return float(m.group(1)) if m else 0.0
 
 
 def stopped_cleanly(test, d):
@@ -149,11 +137,11 @@ class SharedAcrossWorkers(unittest.TestCase):
                 for c in clients:
                     c.ask(request(instance=fresh_instance(), **r))
                     asked += 1
-            text = scrape(port)
-            self.assertEqual(value(text, "spfgate_requests_total"), asked)
-            self.assertEqual(value(text, "spfgate_connections_total"), 4)
-            self.assertEqual(value(text, "spfgate_connections_open"), 4)
-            self.assertEqual(value(text, "spfgate_request_duration_seconds_count"), asked)
+            text = scrape_metrics(port)[2]
+            self.assertEqual(metric_value(text, "spfgate_requests_total"), asked)
+            self.assertEqual(metric_value(text, "spfgate_connections_total"), 4)
+            self.assertEqual(metric_value(text, "spfgate_connections_open"), 4)
+            self.assertEqual(metric_value(text, "spfgate_request_duration_seconds_count"), asked)
             stopped_cleanly(self, d)
 
 
