@@ -5,6 +5,7 @@
 //                                                                   // the order of `tasks`
 //   SharedResult<Iprev> iprev([&] { return compute_iprev(); });     // computed once, on first get()
 //   Iprev a = co_await iprev.get();  Iprev b = co_await iprev.get(); // the second waits for the first
+//   iprev.complete(cached);                                         // or a value known without computing it
 //
 // Both assume an io_context run by one thread (each of the daemon's workers runs its own): no locking.
 // Failure: gather() rethrows the first exception of a task after all tasks finished; SharedResult
@@ -102,6 +103,14 @@ class SharedResult {
 
   bool ready() const noexcept { return value_.has_value() || error_; }
   bool started() const noexcept { return started_; }
+  // The value, once computed (null before, and after a failure).
+  const T* value_if_ready() const noexcept { return value_ ? &*value_ : nullptr; }
+  // Supplies the value before anyone started the producer (e.g. from a cache), which then never runs.
+  void complete(T value) {
+    if (started_) return;
+    started_ = true;
+    value_.emplace(std::move(value));
+  }
 
   boost::asio::awaitable<T> get() {
     namespace asio = boost::asio;

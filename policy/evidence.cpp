@@ -89,9 +89,30 @@ asio::awaitable<IprevEvidence> lookup_iprev(dns::Resolver& resolver, IpAddress c
   co_return ev;
 }
 
+namespace {
+
+std::string iprev_key(const IpAddress& client) {
+  std::string key;
+  append_octets(key, client);
+  return key;
+}
+
+// A cache hit as this request's result, counted.
+IprevEvidence from_cache(const IprevEvidence& hit) {
+  metrics().add(metrics().ids().result_cache, {"iprev", "hit"});
+  IprevEvidence ev = hit;
+  ev.from_cache = true;
+  ev.dns_queries = 0;
+  return ev;
+}
+
+}  // namespace
+
 Evidence::Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns::Deadline deadline,
                    IprevCache* cache)
-    : iprev_([&resolver, client, deadline, cache]() -> asio::awaitable<IprevEvidence> {
+    : client_(client),
+      cache_(cache),
+      iprev_([&resolver, client, deadline, cache]() -> asio::awaitable<IprevEvidence> {
         if (!client) {
           IprevEvidence none;
           none.result = IprevResult::PermError;
@@ -99,18 +120,10 @@ Evidence::Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns
           co_return none;
         }
         if (!cache) co_return co_await lookup_iprev(resolver, *client, deadline);
-        std::string key;
-        append_octets(key, *client);
+        const std::string key = iprev_key(*client);
         const auto now = dns::Clock::now();
-        Metrics& m = metrics();
-        if (const IprevEvidence* hit = cache->find(key, now)) {
-          m.add(m.ids().result_cache, {"iprev", "hit"});
-          IprevEvidence ev = *hit;
-          ev.from_cache = true;
-          ev.dns_queries = 0;
-          co_return ev;
-        }
-        m.add(m.ids().result_cache, {"iprev", "miss"});
+        if (const IprevEvidence* hit = cache->find(key, now)) co_return from_cache(*hit);
+        metrics().add(metrics().ids().result_cache, {"iprev", "miss"});
         // Kept for its shortest-lived answer; not at all after a temporary one (a retry may confirm more
         // names), which also covers every TempError.
         dns::RecordingResolver recorded(resolver);
@@ -120,5 +133,14 @@ Evidence::Evidence(dns::Resolver& resolver, std::optional<IpAddress> client, dns
                        now + std::min<std::chrono::seconds>(std::chrono::seconds(recorded.min_ttl()), kMaxIprevCacheAge));
         co_return ev;
       }) {}
+
+const IprevEvidence* Evidence::iprev_now() {
+  if (const IprevEvidence* known = iprev_.value_if_ready()) return known;
+  if (iprev_.started() || !cache_ || !client_) return nullptr;
+  const IprevEvidence* hit = cache_->find(iprev_key(*client_), dns::Clock::now());
+  if (!hit) return nullptr;
+  iprev_.complete(from_cache(*hit));
+  return iprev_.value_if_ready();
+}
 
 }  // namespace spfgate::policy

@@ -4,6 +4,7 @@
 // Domain_Whitelist_PTR; whoever asks first starts it, the others wait for the same result:
 //
 //   const IprevEvidence& ip = co_await ctx.evidence.iprev();
+//   if (const IprevEvidence* ip = ctx.evidence.iprev_now()) ...   // known already, or cached: no waiting
 //
 // With an IprevCache, a result is reused for the smallest TTL of its answers (never a TempError, never one
 // that met a temporary answer), so a client's next message costs no lookup.
@@ -63,8 +64,13 @@ class Evidence {
   // Only valid when the request has a client address.
   boost::asio::awaitable<IprevEvidence> iprev() { return iprev_.get(); }
   bool iprev_started() const noexcept { return iprev_.started(); }
+  // The result without waiting, when it is known: computed already, or a hit of the cache (counted, and
+  // from then on this request's result). Null otherwise, with nothing counted: co_await iprev().
+  const IprevEvidence* iprev_now();
 
  private:
+  std::optional<IpAddress> client_;
+  IprevCache* cache_;
   SharedResult<IprevEvidence> iprev_;
 };
 

@@ -42,18 +42,22 @@ asio::awaitable<std::vector<Verdict>> Pipeline::run(const PolicyRequest& request
   }
   const bool bypassed = std::any_of(slots.begin(), slots.end(),
                                     [](const auto& s) { return s && s->kind == VerdictKind::Bypass; });
-  // 2. DNS checks of the stages still relevant, all at once.
+  // 2. DNS checks of the stages still relevant, all at once; those whose cached results suffice answer
+  //    right away (evaluate_now), without a coroutine of their own.
   if (!bypassed) {
     std::vector<std::size_t> index;
     std::vector<asio::awaitable<Verdict>> tasks;
     for (std::size_t i = 0; i < checks_.size(); ++i) {
       const Check& c = *checks_[i];
       if (!c.needs_dns() || (cut && c.stage() > cutoff)) continue;
+      if ((slots[i] = c.evaluate_now(request, context))) continue;
       index.push_back(i);
       tasks.push_back(c.evaluate(request, context));
     }
-    auto results = co_await gather(std::move(tasks));
-    for (std::size_t k = 0; k < index.size(); ++k) slots[index[k]] = std::move(results[k]);
+    if (!tasks.empty()) {
+      auto results = co_await gather(std::move(tasks));
+      for (std::size_t k = 0; k < index.size(); ++k) slots[index[k]] = std::move(results[k]);
+    }
   }
   std::vector<Verdict> out;
   out.reserve(slots.size());

@@ -21,11 +21,29 @@ class IprevCheck final : public Check {
   bool needs_dns() const override { return true; }
 
   asio::awaitable<Verdict> evaluate(const PolicyRequest& request, CheckContext& ctx) const override {
+    if (!request.client) co_return no_client();
+    const IprevEvidence ev = co_await ctx.evidence.iprev();
+    co_return verdict_from(request, ev, ctx.trace);
+  }
+
+  // The client's result known already (another check's lookup) or cached: no coroutine.
+  std::optional<Verdict> evaluate_now(const PolicyRequest& request, CheckContext& ctx) const override {
+    if (!request.client) return no_client();
+    if (const IprevEvidence* ev = ctx.evidence.iprev_now()) return verdict_from(request, *ev, ctx.trace);
+    return std::nullopt;
+  }
+
+ private:
+  static Verdict no_client() {
+    Verdict v;
+    v.check = "iprev";
+    return v;
+  }
+
+  Verdict verdict_from(const PolicyRequest& request, const IprevEvidence& ev, bool trace) const {
     const config::Settings& s = *s_;
     Verdict v;
     v.check = "iprev";
-    if (!request.client) co_return v;
-    const IprevEvidence ev = co_await ctx.evidence.iprev();
     const IpAddress client = unmap(*request.client);
     v.kind = VerdictKind::Annotate;
     v.results.emplace_back("", std::string(to_string(ev.result)));
@@ -35,7 +53,7 @@ class IprevCheck final : public Check {
     v.log = std::string(to_string(ev.result)) +
             (ev.confirmed_names.empty() ? "" : " " + ev.confirmed_names.front()) +
             (ev.why.empty() ? "" : " (" + ev.why + ")") + (ev.secure ? " [dnssec]" : "");
-    if (ctx.trace) {
+    if (trace) {
       std::string names;
       for (const auto& n : ev.ptr_names) {
         const bool ok = std::find(ev.confirmed_names.begin(), ev.confirmed_names.end(), n) != ev.confirmed_names.end();
@@ -52,11 +70,11 @@ class IprevCheck final : public Check {
     const bool client_hostname = s.iprev_fail != CheckMode::Off;
     CheckMode mode = CheckMode::Off;
     switch (ev.result) {
-      case IprevResult::Pass: co_return v;
+      case IprevResult::Pass: return v;
       case IprevResult::Fail: mode = s.iprev_fail; break;
       case IprevResult::PermError: mode = s.iprev_permerror; break;
       case IprevResult::TempError:
-        if (!client_hostname && !ev.reverse_temporary) co_return v;
+        if (!client_hostname && !ev.reverse_temporary) return v;
         mode = s.iprev_temperror;
         v.cacheable = false;  // a retry may succeed; do not pin the message to it
         v.temporary = true;
@@ -83,10 +101,9 @@ class IprevCheck final : public Check {
         v.kind = VerdictKind::Defer;
         break;
     }
-    co_return v;
+    return v;
   }
 
- private:
   std::shared_ptr<const config::Settings> s_;
 };
 

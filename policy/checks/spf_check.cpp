@@ -1,6 +1,5 @@
 #include "policy/checks/spf_check.hpp"
 
-#include "common/async.hpp"
 #include "common/text.hpp"
 #include "policy/checks/bypass.hpp"
 #include "policy/identity.hpp"
@@ -54,36 +53,67 @@ class SpfCheck final : public Check {
   bool needs_dns() const override { return true; }
 
   asio::awaitable<Verdict> evaluate(const PolicyRequest& request, CheckContext& ctx) const override {
+    Plan plan = plan_for(request, ctx);
+    if (plan.asks.empty()) co_return verdict_from(request, plan, {}, ctx.trace);
+    std::vector<spf::Outcome> outcomes =
+        co_await outcomes_.check_hosts(ctx.resolver, std::move(plan.asks), plan.options, ctx.deadline);
+    co_return verdict_from(request, plan, std::move(outcomes), ctx.trace);
+  }
+
+  // Every result in the cache (the warm path): the same verdict as evaluate(), with no coroutine.
+  std::optional<Verdict> evaluate_now(const PolicyRequest& request, CheckContext& ctx) const override {
+    if (ctx.trace) return std::nullopt;
+    Plan plan = plan_for(request, ctx);
+    if (plan.asks.empty()) return verdict_from(request, plan, {}, false);
+    std::optional<std::vector<spf::Outcome>> outcomes = outcomes_.all_cached(plan.asks, plan.options);
+    if (!outcomes) return std::nullopt;
+    return verdict_from(request, plan, std::move(*outcomes), false);
+  }
+
+ private:
+  // What evaluate() asks check_host() for: HELO, then MAIL FROM, each when checked.
+  struct Plan {
+    IpAddress client;
+    HeaderFields fields;
+    spf::Options options;
+    std::vector<spf::Request> asks;
+    std::vector<Identity> which;  // of each ask
+  };
+
+  Plan plan_for(const PolicyRequest& request, const CheckContext& ctx) const {
+    const config::Settings& s = *s_;
+    Plan plan{s.prospective ? *s.prospective : *request.client, {}, {}, {}, {}};
+    // pypolicyd-spf: nothing to check without a sender and a HELO.
+    if (request.sender.empty() && request.helo.empty()) return plan;
+    plan.fields = header_fields(request, s);
+    plan.options.limits.max_void_lookups = s.void_limit;
+    plan.options.limits.time_budget = std::chrono::duration_cast<std::chrono::milliseconds>(s.lookup_time);
+    plan.options.trace = ctx.trace;
+    if (s.helo_reject != RejectPolicy::NoCheck && !request.helo.empty()) {
+      plan.asks.push_back({plan.client, "postmaster@" + request.helo, request.helo, plan.fields.receiver,
+                           Identity::Helo, request.helo});
+      plan.which.push_back(Identity::Helo);
+    }
+    if (s.mail_from_reject != RejectPolicy::NoCheck && !request.sender.empty()) {
+      plan.asks.push_back({plan.client, request.sender, plan.fields.helo, plan.fields.receiver, Identity::MailFrom, {}});
+      plan.which.push_back(Identity::MailFrom);
+    }
+    return plan;
+  }
+
+  // The verdict from the outcomes of the plan's asks (pypolicyd-spf's order of decisions).
+  Verdict verdict_from(const PolicyRequest& request, const Plan& plan, std::vector<spf::Outcome> outcomes,
+                       bool trace) const {
     const config::Settings& s = *s_;
     Verdict v;
     v.check = "spf";
-    const IpAddress client = s.prospective ? *s.prospective : *request.client;
-    // pypolicyd-spf: nothing to check without a sender and a HELO.
     if (request.sender.empty() && request.helo.empty()) {
       v.log = "no sender and no HELO";
-      co_return v;
+      return v;
     }
-    const HeaderFields fields = header_fields(request, s);
-    const bool check_helo = s.helo_reject != RejectPolicy::NoCheck && !request.helo.empty();
-    const bool check_mfrom = s.mail_from_reject != RejectPolicy::NoCheck && !request.sender.empty();
-
-    spf::Options options;
-    options.limits.max_void_lookups = s.void_limit;
-    options.limits.time_budget = std::chrono::duration_cast<std::chrono::milliseconds>(s.lookup_time);
-    options.trace = ctx.trace;
-    std::vector<asio::awaitable<spf::Outcome>> work;
-    std::vector<Identity> which;
-    if (check_helo) {
-      spf::Request r{client, "postmaster@" + request.helo, request.helo, fields.receiver, Identity::Helo, request.helo};
-      work.push_back(outcomes_.check_host(ctx.resolver, std::move(r), options, ctx.deadline));
-      which.push_back(Identity::Helo);
-    }
-    if (check_mfrom) {
-      spf::Request r{client, request.sender, fields.helo, fields.receiver, Identity::MailFrom, {}};
-      work.push_back(outcomes_.check_host(ctx.resolver, std::move(r), options, ctx.deadline));
-      which.push_back(Identity::MailFrom);
-    }
-    std::vector<spf::Outcome> outcomes = co_await gather(std::move(work));
+    const HeaderFields& fields = plan.fields;
+    const IpAddress& client = plan.client;
+    const std::vector<Identity>& which = plan.which;
 
     IdentityOutcome helo, mfrom;
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
@@ -103,7 +133,7 @@ class SpfCheck final : public Check {
                       : spf::pypolicyd_reason(io.outcome);
       dns_queries_note(v, io);
       v.results.emplace_back(which[i] == Identity::Helo ? "helo" : "mailfrom", std::string(spf::to_string(io.outcome.result)));
-      if (ctx.trace) trace_identity(v, io, which[i], local_policy);
+      if (trace) trace_identity(v, io, which[i], local_policy);
     }
     // HELO_reject = Null: a HELO fail only rejects the null sender.
     if (helo.checked && s.helo_reject == RejectPolicy::Null && !request.sender.empty() && helo.act != Act::Prepend)
@@ -113,36 +143,35 @@ class SpfCheck final : public Check {
 
     // 1. HELO decides first when it rejects or defers (pypolicyd-spf checks it before MAIL FROM).
     if (helo.checked && (helo.act == Act::Reject || helo.act == Act::Defer) && !no_mail_downgrade(helo))
-      co_return terminal(v, helo, Identity::Helo, request, fields);
+      return terminal(v, helo, Identity::Helo, request, fields);
     // 2. Null sender: the HELO result is all there is.
     if (request.sender.empty()) {
       if (!helo.checked) {
         v.log = "null sender and HELO not checked";
-        co_return v;
+        return v;
       }
       if (!s.helo_pass_restriction.empty() && helo.outcome.result == Result::Pass)
-        co_return restriction(v, s.helo_pass_restriction);
-      co_return annotate(v, helo, Identity::Helo, in);
+        return restriction(v, s.helo_pass_restriction);
+      return annotate(v, helo, Identity::Helo, in);
     }
     // 3. MAIL FROM.
     if (!mfrom.checked) {
-      if (!helo.checked) co_return v;
+      if (!helo.checked) return v;
       if (!s.helo_pass_restriction.empty() && helo.outcome.result == Result::Pass)
-        co_return restriction(v, s.helo_pass_restriction);
-      co_return annotate(v, helo, Identity::Helo, in);
+        return restriction(v, s.helo_pass_restriction);
+      return annotate(v, helo, Identity::Helo, in);
     }
     const bool mfrom_pass = mfrom.outcome.result == Result::Pass;
     const bool helo_pass = helo.checked && helo.outcome.result == Result::Pass;
-    if (mfrom_pass && !s.mail_from_pass_restriction.empty()) co_return restriction(v, s.mail_from_pass_restriction);
-    if (helo_pass && !s.helo_pass_restriction.empty()) co_return restriction(v, s.helo_pass_restriction);
+    if (mfrom_pass && !s.mail_from_pass_restriction.empty()) return restriction(v, s.mail_from_pass_restriction);
+    if (helo_pass && !s.helo_pass_restriction.empty()) return restriction(v, s.helo_pass_restriction);
     if ((mfrom.act == Act::Reject || mfrom.act == Act::Defer) && !no_mail_downgrade(mfrom))
-      co_return terminal(v, mfrom, Identity::MailFrom, request, fields);
+      return terminal(v, mfrom, Identity::MailFrom, request, fields);
     // Not rejected: the MAIL FROM header, even when MAIL FROM is none and HELO had a result
     // (pypolicyd-spf prepended the HELO header there: CVE-2019-20790).
-    co_return annotate(v, mfrom, Identity::MailFrom, in);
+    return annotate(v, mfrom, Identity::MailFrom, in);
   }
 
- private:
   static void dns_queries_note(Verdict& v, const IdentityOutcome& io) {
     if (!v.log.empty()) v.log += "; ";
     v.log += std::string(io.outcome.domain.empty() ? "?" : io.outcome.domain) + " " +
@@ -268,12 +297,10 @@ class DomainWhitelistCheck final : public Check {
     spf::Options options;
     options.limits.max_void_lookups = s.void_limit;
     options.limits.time_budget = std::chrono::duration_cast<std::chrono::milliseconds>(s.whitelist_lookup_time);
-    std::vector<asio::awaitable<spf::Outcome>> work;
+    std::vector<spf::Request> asks;
     for (const auto& domain : s.domain_whitelist)
-      work.push_back(outcomes_.check_host(ctx.resolver,
-                                     spf::Request{client, "postmaster@" + domain, domain, {}, Identity::MailFrom, domain},
-                                     options, ctx.deadline));
-    const auto outcomes = co_await gather(std::move(work));
+      asks.push_back({client, "postmaster@" + domain, domain, {}, Identity::MailFrom, domain});
+    const auto outcomes = co_await outcomes_.check_hosts(ctx.resolver, std::move(asks), options, ctx.deadline);
     for (std::size_t i = 0; i < outcomes.size(); ++i)
       if (outcomes[i].result == Result::Pass) {
         Verdict v;

@@ -1,5 +1,6 @@
 #include "policy/spf/outcome_cache.hpp"
 
+#include "common/async.hpp"
 #include "common/metrics.hpp"
 #include "policy/dns/recording_resolver.hpp"
 
@@ -31,23 +32,70 @@ std::size_t bytes_of(const Outcome& o) {
 
 }  // namespace
 
+const OutcomeCache::Entry* OutcomeCache::entry_for(const std::string& key, const Request& request,
+                                                   dns::Clock::time_point now) {
+  const Entry* e = entries_.find(key, now);
+  if (!e || (e->outcome.reads_request &&
+             (e->sender != request.sender || e->helo != request.helo || e->receiver != request.receiver)))
+    return nullptr;
+  return e;
+}
+
+Outcome OutcomeCache::hit(const Entry& entry) {
+  ++stats_.hits;
+  metrics().add(metrics().ids().result_cache, {"spf", "hit"});
+  Outcome out = entry.outcome;
+  out.from_cache = true;
+  out.dns_queries = 0;
+  return out;
+}
+
+std::optional<std::vector<Outcome>> OutcomeCache::all_cached(const std::vector<Request>& requests,
+                                                             const Options& options) {
+  if (!enabled(options)) return std::nullopt;
+  const dns::Clock::time_point now = clock_now();
+  // Found first; counted and copied only when all are there.
+  std::vector<Outcome> out;
+  out.reserve(requests.size());
+  std::vector<const Entry*> found;
+  found.reserve(requests.size());
+  for (const Request& r : requests) {
+    const Entry* e = entry_for(key_of(r), r, now);
+    if (!e) return std::nullopt;
+    found.push_back(e);
+  }
+  for (const Entry* e : found) out.push_back(hit(*e));
+  return out;
+}
+
+asio::awaitable<std::vector<Outcome>> OutcomeCache::check_hosts(dns::Resolver& resolver, std::vector<Request> requests,
+                                                              Options options, dns::Deadline deadline) {
+  std::vector<Outcome> out(requests.size());
+  std::vector<asio::awaitable<Outcome>> work;
+  std::vector<std::size_t> pending;
+  const dns::Clock::time_point now = clock_now();
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (enabled(options))
+      if (const Entry* e = entry_for(key_of(requests[i]), requests[i], now)) {
+        out[i] = hit(*e);
+        continue;
+      }
+    pending.push_back(i);
+    work.push_back(check_host(resolver, std::move(requests[i]), options, deadline));
+  }
+  if (work.empty()) co_return out;
+  std::vector<Outcome> done = co_await gather(std::move(work));
+  for (std::size_t k = 0; k < pending.size(); ++k) out[pending[k]] = std::move(done[k]);
+  co_return out;
+}
+
 asio::awaitable<Outcome> OutcomeCache::check_host(dns::Resolver& resolver, Request request, Options options,
                                                   dns::Deadline deadline) {
-  if (options.trace || entries_.max_entries() == 0)
+  if (!enabled(options))
     co_return co_await spf::check_host(resolver, std::move(request), std::move(options), deadline);
   const std::string key = key_of(request);
-  const dns::Clock::time_point now = clock_ ? clock_() : dns::Clock::now();
-  if (const Entry* e = entries_.find(key, now)) {
-    if (!e->outcome.reads_request ||
-        (e->sender == request.sender && e->helo == request.helo && e->receiver == request.receiver)) {
-      ++stats_.hits;
-      metrics().add(metrics().ids().result_cache, {"spf", "hit"});
-      Outcome hit = e->outcome;
-      hit.from_cache = true;
-      hit.dns_queries = 0;
-      co_return hit;
-    }
-  }
+  const dns::Clock::time_point now = clock_now();
+  if (const Entry* e = entry_for(key, request, now)) co_return hit(*e);
   ++stats_.misses;
   metrics().add(metrics().ids().result_cache, {"spf", "miss"});
   dns::RecordingResolver recorded(resolver);

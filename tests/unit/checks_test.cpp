@@ -292,6 +292,48 @@ TEST(Iprev, AResultIsReusedForItsTtlButNeverATemporaryOne) {
   EXPECT_EQ(ptr_queries(uncached.dns, "192.0.2.10"), 2u);
 }
 
+TEST(ResultCaches, AWarmAnswerIsTheColdOne) {
+  // Once every result a request needs is cached, the checks answer without a coroutine (evaluate_now);
+  // the answer must be the one evaluate() gives: the same action, kind, log line and details as the
+  // first, cold request, and as an engine without result caches gives every time.
+  const std::vector<std::vector<std::string>> configs = {
+      {"--iprev-fail=reject", "--iprev-header=yes", "--HELO_reject=SPF_Not_Pass", "--Mail_From_reject=Fail"},
+      {"--iprev-permerror=warn", "--Header_Type=AR", "--Mail_From_reject=Softfail", "--HELO_reject=Null"},
+      {"--iprev-header=yes", "--Mail_From_reject=False", "--HELO_reject=No_Check"},
+  };
+  struct Ask {
+    std::string client, helo, sender;
+  };
+  const std::vector<Ask> asks = {
+      {"192.0.2.10", "mail.example.org", "someone@example.org"},    // all pass
+      {"203.0.113.5", "mail.example.org", "someone@example.org"},   // iprev fail, SPF fail
+      {"192.0.2.17", "third.example.org", ""},                      // null sender, third PTR confirms
+      {"2001:db8::10", "mail6.example.org", "x@mail.example.org"},  // IPv6
+      {"192.0.2.40", "x.example.org", "a@nospf.example.org"},       // past the PTR limit, SPF none
+      {"192.0.2.30", "mail.example.org", "someone@example.org"},    // PTR SERVFAIL: never cached
+  };
+  for (const auto& config : configs) {
+    std::vector<std::string> uncached_args = config;
+    uncached_args.push_back("--result-cache-entries=0");
+    Rig cached(config), uncached(uncached_args);
+    for (int round = 0; round < 3; ++round)
+      for (const Ask& a : asks) {
+        const Answer want = uncached.ask(a.client, a.helo, a.sender);
+        const std::size_t queries_before = cached.dns.queries().size();
+        const Answer got = cached.ask(a.client, a.helo, a.sender);
+        const std::string where = config.front() + " round " + std::to_string(round) + " " + a.client;
+        EXPECT_EQ(got.action, want.action) << where;
+        EXPECT_EQ(got.kind, want.kind) << where;
+        EXPECT_EQ(got.log_line, want.log_line) << where;
+        EXPECT_EQ(got.details, want.details) << where;
+        // From the second round on, only the never-cached temporary failure asks DNS again.
+        if (round > 0 && a.client != "192.0.2.30") {
+          EXPECT_EQ(cached.dns.queries().size(), queries_before) << where;
+        }
+      }
+  }
+}
+
 TEST(Iprev, ReverseOnlyIsPostfixsRejectUnknownReverseClientHostname) {
   // Without iprev-fail: reject_unknown_reverse_client_hostname — its text and DSN, and a forward lookup
   // that fails cannot matter (Postfix never makes it).

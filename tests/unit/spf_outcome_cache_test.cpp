@@ -204,3 +204,41 @@ TEST(ExpiringLru, BoundedLeastRecentlyUsedFirstAndExpiring) {
   none.store("a", 1, now + std::chrono::seconds(10));
   EXPECT_EQ(none.find("a", now), nullptr);
 }
+
+TEST(OutcomeCache, AllCachedIsAllOrNothingAndCheckHostsKeepsTheOrder) {
+  Fixture t;
+  const Request known = request("192.0.2.10", "alice@example.com");
+  const Request unknown = request("198.51.100.1", "alice@example.com");  // outside the include: fail
+  t.check(known);
+  const auto before = t.cache.stats();
+  // One of the two not cached: nothing, and nothing counted (the caller goes on with check_hosts()).
+  EXPECT_FALSE(t.cache.all_cached({known, unknown}, {}));
+  EXPECT_EQ(t.cache.stats().hits, before.hits);
+  EXPECT_EQ(t.cache.stats().misses, before.misses);
+  // check_hosts(): the hit without a lookup, the miss looked up; outcomes in the order asked.
+  boost::asio::io_context io;
+  auto f = boost::asio::co_spawn(io, t.cache.check_hosts(t.dns, {unknown, known}, {}, Clock::now() + std::chrono::seconds(30)),
+                                 boost::asio::use_future);
+  io.run();
+  const std::vector<Outcome> both = f.get();
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_FALSE(both[0].from_cache);
+  EXPECT_TRUE(both[1].from_cache);
+  EXPECT_EQ(both[0].result, Result::Fail);
+  EXPECT_EQ(both[1].result, Result::Pass);
+  EXPECT_EQ(t.cache.stats().hits, before.hits + 1);
+  EXPECT_EQ(t.cache.stats().misses, before.misses + 1);
+  // Both cached now: every outcome, counted as hits, in order.
+  const auto all = t.cache.all_cached({known, unknown}, {});
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_TRUE((*all)[0].from_cache && (*all)[1].from_cache);
+  EXPECT_EQ((*all)[0].result, Result::Pass);
+  EXPECT_EQ((*all)[1].result, Result::Fail);
+  EXPECT_EQ((*all)[0].dns_queries, 0u);
+  EXPECT_EQ(t.cache.stats().hits, before.hits + 3);
+  // Tracing (spfgate check) never takes results from the cache.
+  Options traced;
+  traced.trace = true;
+  EXPECT_FALSE(t.cache.all_cached({known}, traced));
+}
