@@ -9,7 +9,8 @@
 // most 510 octets; a PREPEND reaches Postfix uncut and its header is well-formed (closed quotes and
 // comments, under RFC 5322's 998 octets); the decision log lines are clean and bounded; a request with a
 // temporary DNS failure everywhere (zone section "SERVFAIL") is rejected only by a check that needs no DNS.
-// Every input stands alone: the engines are built once, with their result caches off.
+// A request answered from the result caches (a second pass over the stream) gets the answer it got cold.
+// Every input stands alone: the configurations are parsed once, the engine (and its caches) built per input.
 #include "fuzz_common.hpp"
 #include "fuzz_dns.hpp"
 
@@ -53,32 +54,29 @@ std::vector<std::string> base_args() {
           "--iprev-header=yes",
           "--Why_URL=http://www.example.net/why",
           "--Lookup_Time=5",
-          "--Whitelist_Lookup_Time=5",
-          // The engines outlive one input; with their SPF and iprev result caches on, an answer cached from
-          // one input's zone would decide a later input (a permerror cached before the all-SERVFAIL zone
-          // rejected there), which makes findings depend on input order and unreproducible alone.
-          "--result-cache-entries=0"};
+          "--Whitelist_Lookup_Time=5"};
 }
 
-std::shared_ptr<const policy::Engine> make_engine(std::vector<std::string> extra) {
+std::shared_ptr<const config::Settings> make_settings(std::vector<std::string> extra) {
   std::vector<std::string> args = base_args();
   args.insert(args.end(), extra.begin(), extra.end());
-  config::Loaded l = config::load(args);
-  return policy::Engine::build(std::make_shared<const config::Settings>(std::move(l.settings)));
+  return std::make_shared<const config::Settings>(config::load(args).settings);
 }
 
-const std::vector<std::shared_ptr<const policy::Engine>>& engines() {
+// Parsed once; each input gets engines of its own (below), so that no result cached from one input's zone
+// decides another's: a finding must reproduce from its input alone.
+const std::vector<std::shared_ptr<const config::Settings>>& configurations() {
   static const auto all = [] {
     // No log output while fuzzing (table warnings at start-up); the answers' log lines are checked directly.
     spdlog::set_default_logger(std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_st>()));
-    return std::vector<std::shared_ptr<const policy::Engine>>{
-        make_engine({"--HELO_reject=SPF_Not_Pass", "--Mail_From_reject=Softfail", "--PermError_reject=True",
-                     "--TempError_Defer=True"}),
-        make_engine({"--Header_Style=rfc7208", "--HELO_reject=Null", "--Mail_From_reject=Fail",
-                     "--HELO_pass_restriction=helo_pass", "--Mail_From_pass_restriction=mfrom_pass", "--No_Mail=yes",
-                     "--SPF_Enhanced_Status_Codes=no", "--Hide_Receiver=yes"}),
-        make_engine({"--TestOnly=0", "--Header_Type=AR", "--Reason_Message=Go away: {spf} {url} ({rejectdefer})",
-                     "--Receiver_Name=gateway.example.net"}),
+    return std::vector<std::shared_ptr<const config::Settings>>{
+        make_settings({"--HELO_reject=SPF_Not_Pass", "--Mail_From_reject=Softfail", "--PermError_reject=True",
+                       "--TempError_Defer=True"}),
+        make_settings({"--Header_Style=rfc7208", "--HELO_reject=Null", "--Mail_From_reject=Fail",
+                       "--HELO_pass_restriction=helo_pass", "--Mail_From_pass_restriction=mfrom_pass", "--No_Mail=yes",
+                       "--SPF_Enhanced_Status_Codes=no", "--Hide_Receiver=yes"}),
+        make_settings({"--TestOnly=0", "--Header_Type=AR", "--Reason_Message=Go away: {spf} {url} ({rejectdefer})",
+                       "--Receiver_Name=gateway.example.net"}),
     };
   }();
   return all;
@@ -170,27 +168,46 @@ class FailingResolver final : public dns::Resolver {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::Input in(data, size);
-  const auto& engine = engines()[in.byte() % engines().size()];
+  const auto& settings = configurations()[in.byte() % configurations().size()];
   const std::string_view zone_text = in.section();
   dns::MemoryResolver zone;
   fuzz::load_zone(zone, zone_text);
   FailingResolver failing;
   const bool all_servfail = zone_text == "SERVFAIL";  // a zone section of just this: every lookup fails
   dns::Resolver& resolver = all_servfail ? static_cast<dns::Resolver&>(failing) : zone;
+  const std::string_view stream = in.rest();
 
-  spfgate::server::RequestParser parser(spfgate::server::CodecLimits{});
-  policy::MessageCache cache;
-  boost::asio::io_context io;
-  std::string_view stream = in.rest();
-  while (!stream.empty()) {
-    const auto status = parser.feed(stream);
-    if (status != spfgate::server::ParseStatus::Request) break;
-    spfgate::server::RawRequest raw = parser.take();
-    if (raw.fault != spfgate::server::Fault::None || raw.attributes.empty()) continue;  // answered by the server
-    const policy::PolicyRequest request = policy::PolicyRequest::from(std::move(raw.attributes));
-    const auto deadline = dns::Clock::now() + std::chrono::seconds(30);
-    const policy::Answer a = fuzz::run(io, engine->handle(request, resolver, cache, deadline));
-    check_answer(a, all_servfail);
+  // Two passes over the stream with one engine: the second finds in the result caches what the first
+  // left there, so its checks answer from them (evaluate_now) where the first looked up. Each request
+  // must get the same answer both times; each pass has a message cache of its own.
+  const auto engine = policy::Engine::build(settings);
+  std::vector<policy::Answer> first;
+  for (int pass = 0; pass < 2; ++pass) {
+    spfgate::server::RequestParser parser(spfgate::server::CodecLimits{});
+    policy::MessageCache cache;
+    boost::asio::io_context io;
+    std::string_view rest = stream;
+    std::size_t n = 0;
+    while (!rest.empty()) {
+      const auto status = parser.feed(rest);
+      if (status != spfgate::server::ParseStatus::Request) break;
+      spfgate::server::RawRequest raw = parser.take();
+      if (raw.fault != spfgate::server::Fault::None || raw.attributes.empty()) continue;  // answered by the server
+      const policy::PolicyRequest request = policy::PolicyRequest::from(std::move(raw.attributes));
+      const auto deadline = dns::Clock::now() + std::chrono::seconds(30);
+      policy::Answer a = fuzz::run(io, engine->handle(request, resolver, cache, deadline));
+      if (pass == 0) {
+        check_answer(a, all_servfail);
+        first.push_back(std::move(a));
+      } else {
+        FUZZ_CHECK(n < first.size(), a.action);
+        const policy::Answer& cold = first[n];
+        FUZZ_CHECK(a.action == cold.action, "warm: " + a.action + " cold: " + cold.action);
+        FUZZ_CHECK(a.kind == cold.kind && a.deciding_check == cold.deciding_check, a.action);
+        FUZZ_CHECK(a.log_line == cold.log_line, "warm: " + a.log_line + " cold: " + cold.log_line);
+      }
+      ++n;
+    }
   }
   return 0;
 }
