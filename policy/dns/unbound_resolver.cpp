@@ -286,8 +286,6 @@ class UnboundResolver::Impl : public std::enable_shared_from_this<Impl> {
 
   void complete(Query& query, DnsAnswer answer) {
     if (!query.handler) return;
-    auto slot = asio::get_associated_cancellation_slot(query.handler);
-    if (slot.is_connected()) slot.clear();
     Handler handler(std::move(query.handler));  // leaves query.handler empty
     asio::any_completion_executor work = std::move(query.work);
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
@@ -300,6 +298,11 @@ class UnboundResolver::Impl : public std::enable_shared_from_this<Impl> {
     asio::post(strand_.get_inner_executor(), [work = std::move(work), handler = std::move(handler),
                                               answer = std::move(answer)]() mutable {
       asio::dispatch(work, [handler = std::move(handler), answer = std::move(answer)]() mutable {
+        // The slot belongs to the asker's thread (a worker's, with `threads`), which may be cancelling
+        // through it right now: clear it there, not on the resolver's. A cancellation that came first
+        // finds the query gone (stop_query() ignores it).
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected()) slot.clear();
         std::move(handler)(std::move(answer));
       });
     });
