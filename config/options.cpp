@@ -89,6 +89,9 @@ struct Policy {
 struct Headers {
   HeaderType value;
 };
+struct Facility {
+  std::string value;
+};
 struct Address {
   IpAddress value;
 };
@@ -235,6 +238,19 @@ void validate(boost::any& v, const std::vector<std::string>& values, Policy*, in
       return;
     }
   throw BadValue("'" + s + "' is not one of SPF_Not_Pass, Softfail, Fail, Null, False, No_Check");
+}
+
+// Checked when read, whatever the log target: a reload must fail before it touches logging.
+void validate(boost::any& v, const std::vector<std::string>& values, Facility*, int) {
+  const std::string s(trim(single(values)));
+  static const char* const facilities[] = {"mail",   "daemon", "user",   "local0", "local1", "local2",
+                                           "local3", "local4", "local5", "local6", "local7"};
+  for (const char* f : facilities)
+    if (s == f) {
+      v = Facility{s};
+      return;
+    }
+  throw BadValue("'" + s + "' is not mail, daemon, user or local0 to local7");
 }
 
 void validate(boost::any& v, const std::vector<std::string>& values, Headers*, int) {
@@ -465,7 +481,8 @@ void build(Table& t, Settings& s) {
          throw BadValue("'" + v + "' is not off, error, warning, info, debug or trace");
        }), "off, error, warning, info, debug or trace (default from debugLevel)")
       ("syslog-ident", str(s.syslog_ident), "syslog identifier (default spfgate; policyd-spf keeps old log rules)")
-      ("syslog-facility", str(s.syslog_facility), "syslog facility (default mail)");
+      ("syslog-facility", po::value<Facility>()->notifier([&s](const Facility& f) { s.syslog_facility = f.value; }),
+       "syslog facility (default mail)");
 
   t.dns.add_options()
       ("dns-forwarders", po::value<std::string>()->notifier([&s](const std::string& v) {

@@ -92,10 +92,10 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
         Metrics& m = metrics();
         if (phase_ == Phase::Reading) {
           m.add(m.ids().limit_hits, {"request-read-timeout"});
-          state_->peer_warnings.warn(peer_, peer_ + ": request not complete within request-read-timeout; closing");
+          state_->peer_warnings->warn(peer_, peer_ + ": request not complete within request-read-timeout; closing");
         } else if (phase_ == Phase::Writing) {
           m.add(m.ids().limit_hits, {"write-timeout"});
-          state_->peer_warnings.warn(peer_, peer_ + ": reply not taken within write-timeout; closing");
+          state_->peer_warnings->warn(peer_, peer_ + ": reply not taken within write-timeout; closing");
         }
         else
           spdlog::debug("{}: idle for idle-timeout; closing", peer_);
@@ -118,7 +118,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       if (ec) {
         if (closed_) co_return;  // the watchdog or shutdown closed us and logged why
         if (parser.in_request())
-          state_->peer_warnings.warn(peer_, peer_ + ": connection closed in the middle of a request");
+          state_->peer_warnings->warn(peer_, peer_ + ": connection closed in the middle of a request");
         else if (ec != asio::error::eof && ec != asio::error::connection_reset)
           spdlog::debug("{}: read error: {}", peer_, ec.message());
         close();
@@ -134,7 +134,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
         if (status == ParseStatus::NeedMore) break;
         if (status == ParseStatus::Fatal) {
           metrics().add(metrics().ids().limit_hits, {"max-request-bytes"});
-          state_->peer_warnings.warn(peer_, peer_ + ": " + std::string(to_string(parser.fatal_fault())) +
+          state_->peer_warnings->warn(peer_, peer_ + ": " + std::string(to_string(parser.fatal_fault())) +
                                                 " (over " + std::to_string(settings->max_request_bytes) +
                                                 " bytes); closing the connection");
           close();
@@ -173,7 +173,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     m.add(m.ids().answers, {"malformed"});
     m.add(m.ids().limit_hits, {limit});
     const std::string& reply = state_->settings->malformed_reply;
-    state_->peer_warnings.warn(peer_, peer_ + ": " + what + "; answering " + reply);
+    state_->peer_warnings->warn(peer_, peer_ + ": " + what + "; answering " + reply);
     return format_reply(reply);
   }
 

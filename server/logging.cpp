@@ -41,43 +41,61 @@ spdlog::level::level_enum level_for(const config::Settings& s) {
   }
 }
 
+namespace {
+
+// The distributing sink all lines go through, its target replaced under its own mutex: a worker thread's
+// line waits for the new target instead of going nowhere while a reload swaps it.
+class LogTargets final : public spdlog::sinks::dist_sink_mt {
+ public:
+  template <class Make>
+  void replace(Make make) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // The previous target goes first: a syslog sink calls closelog() when destroyed, which resets the
+    // ident that the new sink's openlog() set (lines would go out as "spfgate[pid]" whatever
+    // syslog-ident says).
+    sinks_.clear();
+    sinks_.push_back(make());
+  }
+};
+
+}  // namespace
+
 void setup_logging(const config::Settings& s) {
   const config::LogTarget target = s.log_target.value_or(s.spawn ? config::LogTarget::Syslog : config::LogTarget::Stderr);
-  // The journal sink first: it throws when libsystemd cannot be loaded, and the previous sinks must then
-  // stay in place (a reload keeps the old configuration and must still be able to say so).
+  // What can fail comes first — the journal sink (libsystemd may not load) and the facility's name — so
+  // that a failed reload leaves the previous target in place and can still say so.
   spdlog::sink_ptr journal = target == config::LogTarget::Journald ? systemd::journal_sink(s.syslog_ident) : nullptr;
+  const int facility = target == config::LogTarget::Syslog ? facility_code(s.syslog_facility) : 0;
   // One logger for the life of the process, its lines going through one distributing sink whose target a
-  // reload replaces under the sink's mutex: worker threads (`threads`) keep logging through the default
-  // logger while it happens, so the logger itself is never replaced after start-up.
-  static std::shared_ptr<spdlog::sinks::dist_sink_mt> targets;
+  // reload replaces: worker threads (`threads`) keep logging through the default logger while it
+  // happens, so the logger itself is never replaced after start-up.
+  static std::shared_ptr<LogTargets> targets;
   if (!targets) {
-    targets = std::make_shared<spdlog::sinks::dist_sink_mt>();
+    targets = std::make_shared<LogTargets>();
     auto logger = std::make_shared<spdlog::logger>("spfgate", targets);
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(std::move(logger));
   }
-  // Drop the previous target first: a syslog sink calls closelog() when destroyed, which resets the ident
-  // that the new sink's openlog() set (lines then go out as "spfgate[pid]" whatever syslog-ident says).
-  targets->set_sinks({});
   // The target itself needs no lock of its own: the distributing sink calls it under its mutex.
-  spdlog::sink_ptr sink;
-  switch (target) {
-    case config::LogTarget::Stderr:
-      sink = std::make_shared<spdlog::sinks::stderr_sink_st>();
-      // The pid written in, not %P: that flag calls getpid() for every line (a system call per request).
-      sink->set_pattern("%Y-%m-%d %H:%M:%S.%e spfgate[" + std::to_string(::getpid()) + "]: %^%l%$: %v");
-      break;
-    case config::LogTarget::Syslog:
-      sink = std::make_shared<spdlog::sinks::syslog_sink_st>(s.syslog_ident, LOG_PID, facility_code(s.syslog_facility),
-                                                             false);
-      sink->set_pattern("%v");
-      break;
-    case config::LogTarget::Journald:
-      sink = std::move(journal);
-      sink->set_pattern("%v");
-      break;
-  }
-  targets->set_sinks({std::move(sink)});
+  targets->replace([&]() -> spdlog::sink_ptr {
+    spdlog::sink_ptr sink;
+    switch (target) {
+      case config::LogTarget::Stderr:
+        sink = std::make_shared<spdlog::sinks::stderr_sink_st>();
+        // The pid written in, not %P: that flag calls getpid() for every line (a system call per request).
+        sink->set_pattern("%Y-%m-%d %H:%M:%S.%e spfgate[" + std::to_string(::getpid()) + "]: %^%l%$: %v");
+        break;
+      case config::LogTarget::Syslog:
+        sink = std::make_shared<spdlog::sinks::syslog_sink_st>(s.syslog_ident, LOG_PID, facility, false);
+        sink->set_pattern("%v");
+        break;
+      case config::LogTarget::Journald:
+        sink = std::move(journal);
+        sink->set_pattern("%v");
+        break;
+    }
+    return sink;
+  });
   spdlog::default_logger_raw()->set_level(level_for(s));
 }
 
@@ -94,28 +112,32 @@ std::string RateLimitedLog::key_of(const std::string& peer) {
 void RateLimitedLog::warn(const std::string& peer, const std::string& message) {
   const auto now = std::chrono::steady_clock::now();
   const std::string key = key_of(peer);
-  auto it = slots_.find(key);
-  if (it == slots_.end()) {
-    if (slots_.size() >= max_keys_) {
-      // Forget stale peers first; if all are fresh, stay bounded by dropping everything.
-      std::erase_if(slots_, [&](const auto& kv) { return now - kv.second.last >= interval_; });
-      if (slots_.size() >= max_keys_) slots_.clear();
+  unsigned suppressed = 0;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = slots_.find(key);
+    if (it == slots_.end()) {
+      if (slots_.size() >= max_keys_) {
+        // Forget stale peers first; if all are fresh, stay bounded by dropping everything.
+        std::erase_if(slots_, [&](const auto& kv) { return now - kv.second.last >= interval_; });
+        if (slots_.size() >= max_keys_) slots_.clear();
+      }
+      slots_.emplace(key, Slot{now, 0});
+    } else {
+      Slot& slot = it->second;
+      if (now - slot.last < interval_) {
+        ++slot.suppressed;
+        return;
+      }
+      suppressed = slot.suppressed;
+      slot.last = now;
+      slot.suppressed = 0;
     }
-    slots_.emplace(key, Slot{now, 0});
-    spdlog::warn("{}", message);
-    return;
   }
-  Slot& slot = it->second;
-  if (now - slot.last < interval_) {
-    ++slot.suppressed;
-    return;
-  }
-  if (slot.suppressed > 0)
-    spdlog::warn("{} ({} similar warnings for {} suppressed)", message, slot.suppressed, key);
+  if (suppressed > 0)
+    spdlog::warn("{} ({} similar warnings for {} suppressed)", message, suppressed, key);
   else
     spdlog::warn("{}", message);
-  slot.last = now;
-  slot.suppressed = 0;
 }
 
 }  // namespace spfgate::server

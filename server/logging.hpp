@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -32,6 +33,7 @@ class RateLimitedLog {
  public:
   explicit RateLimitedLog(std::chrono::seconds interval = std::chrono::seconds(60), std::size_t max_keys = 4096)
       : interval_(interval), max_keys_(max_keys) {}
+  // Any thread (the daemon's workers share one): a peer has one budget whichever worker serves it.
   void warn(const std::string& peer, const std::string& message);
   // The key a peer's warnings are counted under: the peer without a trailing ":<port>" or "#<connection>".
   static std::string key_of(const std::string& peer);
@@ -43,6 +45,7 @@ class RateLimitedLog {
   };
   std::chrono::seconds interval_;
   std::size_t max_keys_;
+  std::mutex mutex_;  // guards slots_
   std::unordered_map<std::string, Slot> slots_;
 };
 

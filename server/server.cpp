@@ -114,6 +114,7 @@ Server::Server(std::vector<std::string> args, config::Loaded loaded, ResolverFac
     w->resolver = make_resolver.per_worker(*resolver_, *settings);
     w->state->resolver = w->resolver.get();
     w->state->cache = &message_cache_;
+    w->state->peer_warnings = &peer_warnings_;
     workers_.push_back(std::move(w));
   }
   state_ = workers_.front()->state;
@@ -162,6 +163,8 @@ void Server::start_workers() {
         } catch (const std::exception& e) {
           // Nothing a peer does throws out of a connection; if something does, keep serving the others.
           spdlog::error("worker {}: {}; continuing", i, e.what());
+        } catch (...) {
+          spdlog::error("worker {}: unknown exception; continuing", i);
         }
       }
     });
@@ -202,7 +205,12 @@ void Server::hand_over(Worker& worker, Socket socket, std::string peer) {
       state->assigned.fetch_sub(1, std::memory_order_relaxed);
       return;
     }
-    start_connection(state, std::move(*socket), std::move(peer));
+    // Only memory exhaustion throws here; it must not end the accept loop (worker 0 runs this inline).
+    try {
+      start_connection(state, std::move(*socket), std::move(peer));
+    } catch (const std::exception& e) {
+      spdlog::error("cannot serve a new connection: {}", e.what());
+    }
   });
 }
 
@@ -216,7 +224,7 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, std::string name) 
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // EMFILE and the like: log, back off briefly, keep serving the connections we have.
-      state_->peer_warnings.warn("accept:" + name, "accept on " + name + " failed: " + ec.message());
+      state_->peer_warnings->warn("accept:" + name, "accept on " + name + " failed: " + ec.message());
       asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
@@ -225,7 +233,7 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, std::string name) 
     Metrics& m = metrics();
     if (open_connections() >= state_->settings->max_connections) {
       m.add(m.ids().limit_hits, {"max-connections"});
-      state_->peer_warnings.warn("limit:" + name, "connection limit (max-connections " +
+      state_->peer_warnings->warn("limit:" + name, "connection limit (max-connections " +
                                                       std::to_string(state_->settings->max_connections) +
                                                       ") reached on " + name + "; refusing new connections");
       boost::system::error_code ignore;

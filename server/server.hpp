@@ -71,7 +71,7 @@ struct ServerState {
   std::shared_ptr<const config::Settings> settings;
   dns::Resolver* resolver = nullptr;        // the worker's own (answer cache, counters)
   policy::MessageCache* cache = nullptr;    // shared by every worker (thread-safe)
-  RateLimitedLog peer_warnings;
+  RateLimitedLog* peer_warnings = nullptr;  // shared by every worker (thread-safe): one budget per peer
   std::unordered_set<ConnectionBase*> connections;
   bool stopping = false;
   std::function<void()> on_idle;  // called when stopping and the last connection closed
@@ -128,6 +128,7 @@ class Server {
   std::vector<std::string> args_;
   std::unique_ptr<dns::Resolver> resolver_;  // shared by every worker
   policy::MessageCache message_cache_;       // shared by every worker
+  RateLimitedLog peer_warnings_;             // shared by every worker
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<ServerState> state_;       // the first worker's: the main thread's own
   std::uint64_t next_connection_id_ = 1;

@@ -372,6 +372,13 @@ class Configuration(unittest.TestCase):
             d.wait_for_log("reload failed, keeping the previous configuration")
             self.assertIn("Header_Type: 'Sometimes' is not SPF, AR, None or SPF,AR", d.log())
             self.assertEqual(c.ask(skip_request("r.3")), "dunno")
+            # A bad syslog facility fails the reload before logging is touched: the failure is still logged
+            # through the old target, and so is everything after it.
+            d.write_config("skip_addresses = 127.0.0.0/8\nsyslog-facility = local9\n")
+            d.signal(signal.SIGHUP)
+            d.wait_for_log("reload failed, keeping the previous configuration", count=2)
+            self.assertIn("syslog-facility: 'local9' is not mail, daemon, user or local0 to local7", d.log())
+            self.assertEqual(c.ask(skip_request("r.4")), "dunno")
             self.assertEqual(d.stop(), 0)
 
     def test_unix_socket_mode_and_stale_socket(self):

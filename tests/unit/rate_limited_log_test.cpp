@@ -68,3 +68,15 @@ TEST_F(RateLimitedLogTest, StaysBoundedWhenManyPeersAreFresh) {
   log.warn("192.0.2.1:3", "p1 after the reset");  // so p1 is new again
   EXPECT_EQ(lines(), (std::vector<std::string>{"p1", "p2", "p3", "p4", "p1 after the reset"}));
 }
+
+TEST_F(RateLimitedLogTest, WorkerThreadsShareOneBudgetPerPeer) {
+  // With `threads`, one log serves every worker: a client spread over four of them still gets one line.
+  RateLimitedLog log(std::chrono::seconds(60));
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t)
+    workers.emplace_back([&log, t] {
+      for (int i = 0; i < 50; ++i) log.warn("192.0.2.1:" + std::to_string(1000 + t * 100 + i), "a: flood");
+    });
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(lines(), (std::vector<std::string>{"a: flood"}));
+}
