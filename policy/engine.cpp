@@ -9,7 +9,6 @@
 #include "policy/checks/spf_check.hpp"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 namespace spfgate::policy {
 
@@ -34,53 +33,40 @@ std::vector<std::unique_ptr<Check>> make_checks(std::shared_ptr<const config::Se
   return checks;
 }
 
-std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const config::Settings> settings) {
+std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const config::Settings> settings,
+                                            std::shared_ptr<PerUserFile> per_user_file) {
   auto checks = make_checks(settings);
   auto engine = std::make_shared<const Engine>(settings, Pipeline(std::move(checks)));
   if (!settings->per_user.empty()) {
     engine->per_user_ = std::make_unique<PerUser>();
-    engine->per_user_->path = config::per_user_path(settings->per_user);
-    engine->load_per_user();  // throws config::Error at start-up and reload
+    engine->per_user_->file = per_user_file ? std::move(per_user_file)
+                                            : std::make_shared<PerUserFile>(config::per_user_path(settings->per_user),
+                                                                            settings);  // throws config::Error
+    engine->use_per_user(engine->per_user_->file->current());
   }
   return engine;
 }
 
-namespace {
-std::int64_t mtime_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return -1;
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-}
-}  // namespace
-
-void Engine::load_per_user() const {
-  PerUser& pu = *per_user_;
-  const std::int64_t mtime = mtime_of(pu.path);
-  const config::PerUserTable table = config::PerUserTable::load(pu.path, *settings_);
+void Engine::use_per_user(const PerUserFile::Snapshot& snapshot) const {
   std::map<std::string, std::shared_ptr<const Engine>, std::less<>> engines;
-  for (const auto& [user, s] : table.entries()) {
+  for (const auto& [user, s] : snapshot.table->entries()) {
     auto user_settings = std::make_shared<const config::Settings>(s);
     engines.emplace(user, std::make_shared<const Engine>(user_settings, Pipeline(make_checks(user_settings))));
   }
-  pu.engines = std::move(engines);
-  pu.mtime = mtime;
-  pu.checked = std::chrono::steady_clock::now();
+  per_user_->engines = std::move(engines);
+  per_user_->generation = snapshot.generation;
 }
 
 std::shared_ptr<const Engine> Engine::engine_for(const std::string& recipient) const {
   if (!per_user_) return nullptr;
   PerUser& pu = *per_user_;
-  const auto now = std::chrono::steady_clock::now();
-  if (now - pu.checked >= std::chrono::seconds(1)) {
-    pu.checked = now;
-    if (mtime_of(pu.path) != pu.mtime) {
-      try {
-        load_per_user();
-        spdlog::info("Per_User: reloaded {} ({} recipients)", pu.path, pu.engines.size());
-      } catch (const std::exception& e) {
-        pu.mtime = mtime_of(pu.path);  // do not retry until it changes again
-        spdlog::error("Per_User: keeping the previous table: {}", e.what());
-      }
+  const PerUserFile::Snapshot now = pu.file->current();
+  if (now.generation != pu.generation) {
+    try {
+      use_per_user(now);
+    } catch (const std::exception& e) {
+      pu.generation = now.generation;  // not again for this table
+      spdlog::error("Per_User: keeping the previous table: {}", e.what());
     }
   }
   auto it = pu.engines.find(recipient);

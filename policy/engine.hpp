@@ -19,6 +19,7 @@
 #include "config/settings.hpp"
 #include "policy/decision.hpp"
 #include "policy/message_cache.hpp"
+#include "policy/per_user_file.hpp"
 #include "policy/pipeline.hpp"
 
 #include <chrono>
@@ -41,7 +42,10 @@ struct Answer {
 
 class Engine {
  public:
-  static std::shared_ptr<const Engine> build(std::shared_ptr<const config::Settings> settings);
+  // `per_user_file`: another worker's (its Engine built from the same settings), so that every worker
+  // follows one reading of the Per_User file; nullptr reads it (throws config::Error).
+  static std::shared_ptr<const Engine> build(std::shared_ptr<const config::Settings> settings,
+                                             std::shared_ptr<PerUserFile> per_user_file = nullptr);
   Engine(std::shared_ptr<const config::Settings> settings, Pipeline pipeline);
 
   // `details`: fill Answer::details (the caller logs it only at debug level, so it may skip the work).
@@ -58,9 +62,12 @@ class Engine {
   boost::asio::awaitable<Explanation> explain(const PolicyRequest& request, dns::Resolver& resolver,
                                               dns::Deadline deadline) const;
 
-  // Per_User: the engine for this recipient's settings, or nullptr. Re-reads the per-user file when it
-  // changed (checked at most once a second); a broken new file is logged and the previous table kept.
+  // Per_User: the engine for this recipient's settings, or nullptr. Follows the per-user file when it
+  // changed (PerUserFile: checked at most once a second, a broken new file logged and the previous table
+  // kept); this Engine's per-recipient Engines are built again from the new table.
   std::shared_ptr<const Engine> engine_for(const std::string& recipient) const;
+  // The Per_User file this Engine follows (nullptr without Per_User), for the other workers' Engines.
+  std::shared_ptr<PerUserFile> per_user_file() const { return per_user_ ? per_user_->file : nullptr; }
 
   const config::Settings& settings() const noexcept { return *settings_; }
   const Pipeline& pipeline() const noexcept { return pipeline_; }
@@ -70,7 +77,7 @@ class Engine {
                 MessageCache* cache, bool details) const;
   boost::asio::awaitable<Answer> evaluate(const PolicyRequest& request, dns::Resolver& resolver, MessageCache* cache,
                                           dns::Deadline deadline, bool details) const;
-  void load_per_user() const;
+  void use_per_user(const PerUserFile::Snapshot& snapshot) const;
   std::string prefix(const PolicyRequest& request) const;
 
   std::shared_ptr<const config::Settings> settings_;
@@ -79,11 +86,10 @@ class Engine {
   // worker thread: each has its own), and gone with the configuration. `spfgate check` (explain()) never
   // uses it.
   mutable IprevCache iprev_cache_;
-  // Per_User state; mutable because the file is re-read while serving (on the Engine's one thread).
+  // Per_User state; mutable because the file is followed while serving (on the Engine's one thread).
   struct PerUser {
-    std::string path;
-    std::int64_t mtime = 0;
-    std::chrono::steady_clock::time_point checked;
+    std::shared_ptr<PerUserFile> file;  // shared with the other workers' Engines
+    std::uint64_t generation = 0;       // of the table `engines` were built from
     std::map<std::string, std::shared_ptr<const Engine>, std::less<>> engines;
   };
   mutable std::unique_ptr<PerUser> per_user_;

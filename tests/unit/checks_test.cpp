@@ -14,9 +14,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 namespace asio = boost::asio;
 using namespace spfgate;
@@ -513,6 +516,44 @@ TEST(PerUser, RecipientsGetTheirOwnSettingsAndBypassTheMessageCache) {
   EXPECT_EQ(ask("other2@example.net", "user@softfail.example.org", "192.0.2.10"), "dunno");
   // lax: Mail_From_reject=False and TestOnly (which pypolicyd-spf refused in per-user files).
   EXPECT_EQ(ask("lax@example.net", "user@example.org", "203.0.113.50").rfind("prepend Received-SPF: Fail", 0), 0u);
+}
+
+TEST(PerUser, WorkersFollowOneReadingOfTheFile) {
+  // Two Engines built from the same settings, as two worker threads' are: the file is read once per
+  // change and logged once, both follow the new table, and a broken new file leaves both on the old one.
+  const std::string path = table_file("peruser-shared", "strict@example.net,Mail_From_reject=Softfail\n");
+  const auto settings = std::make_shared<const config::Settings>(config::load({"--Per_User=text," + path}).settings);
+  auto first = Engine::build(settings);
+  auto second = Engine::build(settings, first->per_user_file());
+  ASSERT_EQ(first->per_user_file(), second->per_user_file());
+  auto lines = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(20);
+  lines->set_pattern("%v");
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", lines));
+  const auto policy_of = [](const std::shared_ptr<const Engine>& e, const std::string& rcpt) -> std::string {
+    const auto user = e->engine_for(rcpt);
+    return user ? std::string(config::to_string(user->settings().mail_from_reject)) : "none";
+  };
+  EXPECT_EQ(policy_of(first, "strict@example.net"), "Softfail");
+  EXPECT_EQ(policy_of(second, "strict@example.net"), "Softfail");
+  // The file changes (a new modification time), and the check interval (1 s) passes.
+  const auto rewrite = [&path](const std::string& text) {
+    std::ofstream(path) << text;
+    std::filesystem::last_write_time(path, std::filesystem::last_write_time(path) + std::chrono::seconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // not a timing assertion
+  };
+  rewrite("strict@example.net,Mail_From_reject=Fail\nnew@example.net,Mail_From_reject=SPF_Not_Pass\n");
+  EXPECT_EQ(policy_of(first, "strict@example.net"), "Fail");
+  EXPECT_EQ(policy_of(second, "strict@example.net"), "Fail");
+  EXPECT_EQ(policy_of(second, "new@example.net"), "SPF_Not_Pass");
+  rewrite("strict@example.net,Lookup_Time=soon\n");  // caught half-written, say
+  EXPECT_EQ(policy_of(second, "strict@example.net"), "Fail");
+  EXPECT_EQ(policy_of(first, "new@example.net"), "SPF_Not_Pass");
+  spdlog::set_default_logger(previous);
+  const std::vector<std::string> logged = lines->last_formatted();
+  ASSERT_EQ(logged.size(), 2u);
+  EXPECT_EQ(logged[0], "Per_User: reloaded " + path + " (2 recipients)\n");
+  EXPECT_EQ(logged[1].rfind("Per_User: keeping the previous table: " + path + ":1: Lookup_Time", 0), 0u) << logged[1];
 }
 
 TEST(PerUser, BadLineIsAnErrorNamingIt) {
