@@ -359,6 +359,16 @@ class Configuration(unittest.TestCase):
         self.assertIn(("configuration error: %s:3: Lookup_Time: 'soon' is not a whole number of seconds" % path)
                       .encode(), out.stderr)
 
+    def test_jemalloc_runs_with_one_arena(self):
+        # server/jemalloc_conf.cpp: one arena for every thread (the environment can still add options).
+        libs = subprocess.run(["ldd", BIN], capture_output=True, text=True, timeout=20).stdout
+        if "libjemalloc" not in libs:
+            self.skipTest("this build does not link jemalloc (sanitizers, or -DSPFGATE_JEMALLOC=OFF)")
+        out = subprocess.run([BIN, "--version"], capture_output=True, text=True, timeout=20,
+                             env=dict(os.environ, MALLOC_CONF="stats_print:true"))
+        self.assertEqual(out.returncode, 0)
+        self.assertIn("opt.narenas: 1\n", out.stderr)
+
     def test_sighup_applies_a_good_config_and_keeps_the_old_on_a_bad_one(self):
         with Daemon(config="skip_addresses = 127.0.0.0/8\n") as d:
             c = d.client()
