@@ -135,8 +135,8 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
         if (status == ParseStatus::Fatal) {
           metrics().add(metrics().ids().limit_hits, {"max-request-bytes"});
           state_->peer_warnings->warn(peer_, peer_ + ": " + std::string(to_string(parser.fatal_fault())) +
-                                                " (over " + std::to_string(settings->max_request_bytes) +
-                                                " bytes); closing the connection");
+                                                 " (over " + std::to_string(settings->max_request_bytes) +
+                                                 " bytes); closing the connection");
           close();
           co_return;
         }

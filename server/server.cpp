@@ -235,8 +235,8 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor, std::string name) 
     if (open_connections() >= state_->settings->max_connections) {
       m.add(m.ids().limit_hits, {"max-connections"});
       state_->peer_warnings->warn("limit:" + name, "connection limit (max-connections " +
-                                                      std::to_string(state_->settings->max_connections) +
-                                                      ") reached on " + name + "; refusing new connections");
+                                                       std::to_string(state_->settings->max_connections) +
+                                                       ") reached on " + name + "; refusing new connections");
       boost::system::error_code ignore;
       socket.close(ignore);
       continue;
