@@ -73,15 +73,21 @@ asio::awaitable<std::vector<Outcome>> OutcomeCache::check_hosts(dns::Resolver& r
   std::vector<Outcome> out(requests.size());
   std::vector<asio::awaitable<Outcome>> work;
   std::vector<std::size_t> pending;
+  const bool use_cache = enabled(options);
   const dns::Clock::time_point now = clock_now();
   for (std::size_t i = 0; i < requests.size(); ++i) {
-    if (enabled(options))
-      if (const Entry* e = entry_for(key_of(requests[i]), requests[i], now)) {
+    Request& r = requests[i];
+    std::string key;
+    if (use_cache) {
+      key = key_of(r);
+      if (const Entry* e = entry_for(key, r, now)) {
         out[i] = hit(*e);
         continue;
       }
+    }
     pending.push_back(i);
-    work.push_back(check_host(resolver, std::move(requests[i]), options, deadline));
+    work.push_back(use_cache ? evaluate_and_keep(resolver, std::move(key), std::move(r), options, deadline, now)
+                             : spf::check_host(resolver, std::move(r), options, deadline));
   }
   if (work.empty()) co_return out;
   std::vector<Outcome> done = co_await gather(std::move(work));
@@ -93,9 +99,15 @@ asio::awaitable<Outcome> OutcomeCache::check_host(dns::Resolver& resolver, Reque
                                                   dns::Deadline deadline) {
   if (!enabled(options))
     co_return co_await spf::check_host(resolver, std::move(request), std::move(options), deadline);
-  const std::string key = key_of(request);
+  std::string key = key_of(request);
   const dns::Clock::time_point now = clock_now();
   if (const Entry* e = entry_for(key, request, now)) co_return hit(*e);
+  co_return co_await evaluate_and_keep(resolver, std::move(key), std::move(request), std::move(options), deadline, now);
+}
+
+asio::awaitable<Outcome> OutcomeCache::evaluate_and_keep(dns::Resolver& resolver, std::string key, Request request,
+                                                         Options options, dns::Deadline deadline,
+                                                         dns::Clock::time_point now) {
   ++stats_.misses;
   metrics().add(metrics().ids().result_cache, {"spf", "miss"});
   dns::RecordingResolver recorded(resolver);

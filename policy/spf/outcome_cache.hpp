@@ -77,6 +77,10 @@ class OutcomeCache {
   const Entry* entry_for(const std::string& key, const Request& request, dns::Clock::time_point now);
   // The outcome of a hit, counted.
   Outcome hit(const Entry& entry);
+  // A miss (counted): check_host() itself, its outcome kept under `key` when it may be reused.
+  boost::asio::awaitable<Outcome> evaluate_and_keep(dns::Resolver& resolver, std::string key, Request request,
+                                                    Options options, dns::Deadline deadline,
+                                                    dns::Clock::time_point now);
 
   ExpiringLru<Entry, dns::Clock> entries_;
   std::chrono::seconds max_age_;
