@@ -13,7 +13,8 @@ the private mount namespace pypolicyd-spf runs in):
     bind-mounted in a private mount namespace (unshare), so the rest of the machine keeps its resolver;
  3. spfgate as a daemon on a unix socket (resolving with its own libunbound, straight to the test nsd) with
     --threads (default: one per core): one pass over the corpus to warm its caches, then 100 connections in
-    lock-step, several runs; RSS after; then the same with a single-threaded daemon (threads = 1);
+    lock-step, several runs; RSS after; 100 connections paced at given rates (--paced: the latency at a load
+    rather than at saturation); then the same lock-step runs with a single-threaded daemon (threads = 1);
  4. spfgate in spawn mode (one process per connection, forwarding to the unbound daemon like pypolicyd-spf
     does), and pypolicyd-spf in spawn mode, on the same corpus, after a warm-up pass through the daemon;
  5. start-up: exec to first answer, for a trivial request and for a full one, for both programs;
@@ -169,7 +170,7 @@ class Bench:
 
     # --- running the load generator ---------------------------------------------------------------------
     def loadgen_run(self, label, target, corpus, connections, requests, warmup=0, namespace=False, replies=None,
-                    startup=0, record=True, timeout_ms=30000):
+                    startup=0, record=True, timeout_ms=30000, rate=0):
         self.run_number = getattr(self, "run_number", 0) + 1
         out = os.path.join(self.dir, "run-%02d.json" % self.run_number)
         cmd = [self.loadgen, "-c", str(connections), "-n", str(requests), "--warmup", str(warmup), "--label", label,
@@ -179,6 +180,8 @@ class Bench:
                    "--timeout", str(timeout_ms)]
         if replies:
             cmd += ["--replies", replies]
+        if rate:
+            cmd += ["--rate", str(rate)]
         cmd += [target, corpus]
         if namespace:
             # pypolicyd-spf (and glibc) read /etc/resolv.conf: a private mount namespace names the rig's unbound.
@@ -218,6 +221,11 @@ class Bench:
         self.results["memory"]["daemon_rss_after_100_connections_kb"] = rss_kb(self.daemon.pid)
         self.daemon_best = self.best(runs)
         self.daemon_runs = runs
+        log("spfgate daemon: 100 connections paced at %s requests/s (latency from when each was due)"
+            % ", ".join(str(r) for r in self.args.paced))
+        self.paced = [self.loadgen_run("spfgate daemon paced %d/s" % r, self.daemon_target, self.warm, 100,
+                                       min(self.args.requests, r * self.args.paced_seconds), warmup=2, rate=r)
+                      for r in self.args.paced]
         log("spfgate daemon: one connection (latency floor), and a trivial request (protocol floor)")
         self.one = self.loadgen_run("spfgate daemon 1 connection", self.daemon_target, self.warm, 1,
                                     self.args.requests // 10, warmup=2)
@@ -370,12 +378,18 @@ class Bench:
         if self.single_best:
             row("spfgate daemon (threads = 1), unix socket, 100 connections, warm (best of %d)" % self.args.repeat,
                 self.single_best, py)
+        for r in self.paced:
+            row("spfgate daemon, 100 connections, warm, paced at %s/s" % "{:,}".format(r.get("paced_rate", 0)), r, None)
         row("spfgate daemon, 10 connections, warm", self.ten, py)
         row("spfgate daemon, 1 connection, warm", self.one, py)
         row("spfgate daemon, 100 connections, a skipped client (protocol and engine, no checks)", self.trivial_run, py)
         row("spfgate spawn, 100 processes", sp, py)
         row("pypolicyd-spf spawn, 100 processes", py, py)
         row("pypolicyd-spf spawn, 10 processes (its warm-up pass)", self.py_ten, py)
+        if self.paced:
+            lines += ["", "Paced runs: latency from when each request was due; the load generator itself wrote them "
+                      "late by p99 %s ms (its thread woken late: the floor of this machine at that load)." % " / ".join(
+                          "%.2f" % r.get("late_p99_ms", 0) for r in self.paced)]
         lines += ["",
                   "| start-up (exec to first answer) | p50 ms | min ms | max ms |",
                   "| --- | ---: | ---: | ---: |"]
@@ -498,6 +512,9 @@ def main():
     parser.add_argument("--long-requests", type=int, default=1000000, help="requests of the RSS run (0: none)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="the daemon's --threads (default: one per core); a threads = 1 daemon runs too")
+    parser.add_argument("--paced", default="5000,20000,40000",
+                        help="rates (requests/s, comma-separated) of paced 100-connection runs (default %(default)s)")
+    parser.add_argument("--paced-seconds", type=int, default=6, help="length of each paced run (default 6 s)")
     parser.add_argument("--quick", action="store_true", help="small numbers, to check the machinery")
     parser.add_argument("--keep", action="store_true", help="leave the test DNS running")
     args = parser.parse_args()
@@ -505,7 +522,9 @@ def main():
     TESTDNS = os.path.join(os.path.abspath(args.source), "tests", "dns", "testdns.py")
     if not os.path.exists(TESTDNS):
         raise SystemExit("compare: no %s: run from a source tree, or name one with --source" % TESTDNS)
+    args.paced = [int(r) for r in args.paced.split(",") if r.strip()]
     if args.quick:
+        args.paced_seconds = 1
         args.requests, args.py_requests, args.repeat, args.startups, args.long_requests = 20000, 2000, 1, 5, 0
     if os.path.isdir(args.dir) and os.listdir(args.dir) and not os.path.exists(os.path.join(args.dir, "policyd-spf.conf")):
         raise SystemExit("compare: %s exists and is not a previous run's directory" % args.dir)

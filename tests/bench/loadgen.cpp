@@ -12,6 +12,11 @@
 // request (Postfix asks once per recipient; a repeated instance would be answered from the server's
 // per-message cache), until the total is sent. Prints requests/s, p50/p90/p99/max latency (from the write
 // of a request to the end of its reply) and the count of each action (its first word, lower case).
+// --rate R paces the measured requests instead: request n is due 1/R s after request n-1 (over
+// all connections; each connection still waits for its reply before it takes the next), and its latency
+// is counted from when it was due, not from when it was written: a server that falls behind is charged for
+// the wait it caused (no "coordinated omission"), and a run shows the latency at a given load rather than
+// at saturation. The timer's own lateness (tens of microseconds) is in the figures.
 // --startup N measures a spawn target's start-up instead: N times, one after the other, start the command,
 // send one request, and time exec to the end of the first answer.
 //
@@ -79,6 +84,7 @@ struct Args {
   unsigned warmup = 0;         // requests per connection before measuring
   unsigned threads = 1;
   unsigned startup = 0;        // >0: start-up measurement (spawn only)
+  std::uint64_t rate = 0;      // >0: measured requests paced at this many per second (all connections)
   bool unique_instance = true;
   std::chrono::milliseconds timeout{30000};
   std::string json;            // write a JSON summary here
@@ -92,7 +98,7 @@ struct Args {
                "spfgate-loadgen: %s\n"
                "usage: spfgate-loadgen [-c CONNECTIONS] [-n REQUESTS] [--warmup N] [--threads N] [--timeout MS]\n"
                "                       [--no-unique-instance] [--json FILE] [--replies FILE] [--label TEXT]\n"
-               "                       [--child-stderr FILE] [--startup N] TARGET CORPUS\n"
+               "                       [--child-stderr FILE] [--startup N] [--rate R] TARGET CORPUS\n"
                "  TARGET: unix:PATH, tcp:HOST:PORT or spawn:'CMD ARGS...'\n",
                why.c_str());
   std::exit(2);
@@ -119,6 +125,7 @@ Args parse_args(int argc, char** argv) {
     else if (arg == "--warmup") a.warmup = static_cast<unsigned>(number(arg, value()));
     else if (arg == "--threads") a.threads = static_cast<unsigned>(number(arg, value()));
     else if (arg == "--startup") a.startup = static_cast<unsigned>(number(arg, value()));
+    else if (arg == "--rate") a.rate = number(arg, value());
     else if (arg == "--timeout") a.timeout = std::chrono::milliseconds(number(arg, value()));
     else if (arg == "--no-unique-instance") a.unique_instance = false;
     else if (arg == "--json") a.json = value();
@@ -317,6 +324,7 @@ unsigned reap(std::vector<Child>& children) {
 // ----- counting -----------------------------------------------------------------------------------------
 struct Tally {
   std::vector<std::uint32_t> latency;  // units of 100 ns
+  std::vector<std::uint32_t> lateness;  // --rate: from when a request was due to its write, 100 ns units
   std::vector<std::pair<std::string, std::uint64_t>> actions;
   std::uint64_t errors = 0;
   std::string first_error;
@@ -341,6 +349,8 @@ struct Shared {
   std::uint64_t total = 0;
   std::atomic<std::uint64_t> next{0};         // measured requests handed out
   std::atomic<std::uint64_t> warm_next{0};    // warm-up requests handed out (their own sequence)
+  Clock::time_point start{};                  // of the measured phase; with --rate, request n is due
+                                              // at start + n / rate
   std::string nonce;                          // makes instance= unique across runs too
 };
 
@@ -396,9 +406,10 @@ std::string action_word(std::string_view action) {
   return w;
 }
 
-// Sends request `index` and reads its reply. False: the connection is done for (the fault is counted).
+// Sends request `index` and reads its reply; its latency runs from `due` when it is set (--rate), else from
+// the write. False: the connection is done for (the fault is counted).
 asio::awaitable<bool> exchange(Shared& sh, Conn& c, Tally& tally, std::uint64_t index, std::uint64_t seq,
-                               bool measured) {
+                               bool measured, Clock::time_point due = {}) {
   const Block& b = (*sh.corpus)[index % sh.corpus->size()];
   c.out.clear();
   c.out += b.head;
@@ -411,8 +422,9 @@ asio::awaitable<bool> exchange(Shared& sh, Conn& c, Tally& tally, std::uint64_t 
     }
     c.out += b.tail;
   }
-  const auto t0 = Clock::now();
-  c.since = t0;
+  const auto written_at = Clock::now();
+  const auto t0 = due == Clock::time_point{} ? written_at : std::min(due, written_at);
+  c.since = written_at;
   c.outstanding = true;
   auto [wec, written] = co_await asio::async_write(c.socket, asio::buffer(c.out), asio::as_tuple(asio::use_awaitable));
   (void)written;
@@ -434,6 +446,10 @@ asio::awaitable<bool> exchange(Shared& sh, Conn& c, Tally& tally, std::uint64_t 
       if (measured) {
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
         tally.latency.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(ns / 100, UINT32_MAX)));
+        if (due != Clock::time_point{}) {
+          const auto late = std::chrono::duration_cast<std::chrono::nanoseconds>(written_at - t0).count();
+          tally.lateness.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(late / 100, UINT32_MAX)));
+        }
         const std::string word = action_word(*action);
         tally.action(word);
         if (!sh.args->replies.empty()) tally.replies.emplace_back(index % sh.corpus->size(), std::string(*action));
@@ -502,10 +518,21 @@ void run_phase(Shared& sh, Worker& w, bool measured) {
         w.io,
         [&sh, &w, &c, measured]() -> asio::awaitable<void> {
           if (measured) {
+            asio::steady_timer pace(w.io);
             for (;;) {
               const std::uint64_t seq = sh.next.fetch_add(1, std::memory_order_relaxed);
               if (seq >= sh.total) break;
-              if (!co_await exchange(sh, c, w.tally, seq, seq, true)) {
+              Clock::time_point due{};
+              if (sh.args->rate) {
+                // seq * 1e9 / rate without overflow for any count a run can have
+                due = sh.start + std::chrono::nanoseconds(static_cast<std::int64_t>(
+                                     static_cast<long double>(seq) * 1e9L / static_cast<long double>(sh.args->rate)));
+                if (due > Clock::now()) {
+                  pace.expires_at(due);
+                  co_await pace.async_wait(asio::as_tuple(asio::use_awaitable));
+                }
+              }
+              if (!co_await exchange(sh, c, w.tally, seq, seq, true, due)) {
                 c.dead = true;
                 break;
               }
@@ -690,7 +717,7 @@ int main(int argc, char** argv) {
       Worker& w = *workers[t];
       run_phase(sh, w, false);  // warm-up: spawned children start, caches fill; not measured
       sync.arrive_and_wait();
-      if (t == 0) start = Clock::now();
+      if (t == 0) sh.start = start = Clock::now();
       sync.arrive_and_wait();
       run_phase(sh, w, true);
       sync.arrive_and_wait();
@@ -712,6 +739,7 @@ int main(int argc, char** argv) {
   for (auto& w : workers) {
     Tally& t = w->tally;
     all.latency.insert(all.latency.end(), t.latency.begin(), t.latency.end());
+    all.lateness.insert(all.lateness.end(), t.lateness.begin(), t.lateness.end());
     for (auto& [word, n] : t.actions) {
       for (std::uint64_t k = 0; k < n; ++k) all.action(word);
     }
@@ -733,16 +761,23 @@ int main(int argc, char** argv) {
                p99 = percentile(all.latency, 99), max = all.latency.empty() ? 0 : all.latency.back() / 10000.0;
   std::string actions;
   for (auto& [word, n] : all.actions) actions += (actions.empty() ? "" : ", ") + word + " " + std::to_string(n);
-  std::printf("%s%s: %u connections, %" PRIu64 " requests in %.3f s: %.0f requests/s; latency ms p50 %.3f p90 %.3f "
-              "p99 %.3f max %.3f; actions: %s; errors %" PRIu64 "\n",
-              args.label.empty() ? "" : (args.label + ": ").c_str(), args.target.c_str(), args.connections, answered,
-              seconds, rate, p50, p90, p99, max, actions.c_str(), all.errors);
+  std::sort(all.lateness.begin(), all.lateness.end());
+  char lateness[96] = "";
+  if (args.rate)
+    std::snprintf(lateness, sizeof lateness, "; written after due ms p50 %.3f p99 %.3f", percentile(all.lateness, 50),
+                  percentile(all.lateness, 99));
+  const std::string paced = args.rate ? " (paced at " + std::to_string(args.rate) + "/s)" : "";
+  std::printf("%s%s: %u connections%s, %" PRIu64 " requests in %.3f s: %.0f requests/s; latency ms p50 %.3f p90 %.3f "
+              "p99 %.3f max %.3f%s; actions: %s; errors %" PRIu64 "\n",
+              args.label.empty() ? "" : (args.label + ": ").c_str(), args.target.c_str(), args.connections, paced.c_str(), answered,
+              seconds, rate, p50, p90, p99, max, lateness, actions.c_str(), all.errors);
   if (!args.json.empty()) {
     std::ofstream j(args.json);
     j << "{\"label\":\"" << json_escape(args.label) << "\",\"mode\":\"load\",\"target\":\"" << json_escape(args.target)
-      << "\",\"connections\":" << args.connections << ",\"requests\":" << answered << ",\"seconds\":" << seconds
+      << "\",\"connections\":" << args.connections << ",\"paced_rate\":" << args.rate << ",\"requests\":" << answered << ",\"seconds\":" << seconds
       << ",\"rate\":" << rate << ",\"p50_ms\":" << p50 << ",\"p90_ms\":" << p90 << ",\"p99_ms\":" << p99
-      << ",\"max_ms\":" << max << ",\"actions\":{";
+      << ",\"max_ms\":" << max << ",\"late_p50_ms\":" << percentile(all.lateness, 50)
+      << ",\"late_p99_ms\":" << percentile(all.lateness, 99) << ",\"actions\":{";
     bool first = true;
     for (auto& [word, n] : all.actions) {
       j << (first ? "" : ",") << "\"" << json_escape(word) << "\":" << n;

@@ -1,7 +1,9 @@
 """spfgate-loadgen must fail a run whose replies are wrong: fake policy servers (spawn targets, and a unix
 socket server) answer well, malformed, not at all, late or twice, and the exit status and the first fault
-printed are checked. Not a benchmark: nothing here is timed."""
+printed are checked. Not a benchmark: the machine's speed is never asserted; the --rate tests check only lower
+bounds that the schedule and the fake server's own sleeps impose, whatever the machine."""
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -33,6 +35,9 @@ while True:
     elif mode == "close":
         if n >= 2:
             sys.exit(0)
+        out = b"action=dunno\n\n"
+    elif mode == "slow":
+        time.sleep(0.1)
         out = b"action=dunno\n\n"
     elif mode == "late":
         if n >= 2:
@@ -104,6 +109,25 @@ class Loadgen(unittest.TestCase):
             t.join()
             server.close()
         self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+
+    def test_rate_paces_the_requests(self):
+        # 10 requests at 20/s: the last is due 0.45 s after the first, so the run cannot be shorter.
+        out = self.run_loadgen(self.spawn("good"), "-n", "10", "--rate", "20")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("(paced at 20/s)", out.stdout)
+        seconds = float(re.search(r"requests in ([0-9.]+) s", out.stdout).group(1))
+        self.assertGreaterEqual(seconds, 0.45, out.stdout)
+
+    def test_rate_counts_latency_from_when_a_request_was_due(self):
+        # One connection to a server that takes 0.1 s per reply, asked for 1000 requests/s: request k is due
+        # at k ms but cannot be written before k * 0.1 s, so the last of 6 waits at least 0.5 s - 5 ms before
+        # its 0.1 s reply. Lock-step (no --rate) counts only the 0.1 s.
+        paced = subprocess.run([LOADGEN, "-c", "1", "-n", "6", "--rate", "1000", "--timeout", "5000",
+                                self.spawn("slow"), self.corpus], capture_output=True, text=True, timeout=60)
+        self.assertEqual(paced.returncode, 0, paced.stdout + paced.stderr)
+        worst = float(re.search(r"max ([0-9.]+);", paced.stdout).group(1))
+        self.assertGreaterEqual(worst, 595.0, paced.stdout)
+        self.assertIn("dunno 6", paced.stdout)
 
     def test_usage_errors_exit_2(self):
         self.assertEqual(subprocess.run([LOADGEN, "unix:/nonexistent"], capture_output=True, timeout=20).returncode, 2)
