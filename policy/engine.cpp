@@ -14,7 +14,7 @@ namespace spfgate::policy {
 
 namespace asio = boost::asio;
 
-std::vector<std::unique_ptr<Check>> make_checks(std::shared_ptr<const config::Settings> settings) {
+std::vector<std::unique_ptr<Check>> make_checks(std::shared_ptr<const config::Settings> settings, ConfigFiles& files) {
   std::vector<std::unique_ptr<Check>> checks;
   auto add = [&checks](std::vector<std::unique_ptr<Check>> more) {
     for (auto& c : more) checks.push_back(std::move(c));
@@ -27,21 +27,21 @@ std::vector<std::unique_ptr<Check>> make_checks(std::shared_ptr<const config::Se
   while (at < bypass.size() && (bypass[at]->name() == "skip_addresses" || bypass[at]->name() == "Whitelist")) ++at;
   for (auto& c : domain_whitelist) bypass.insert(bypass.begin() + static_cast<std::ptrdiff_t>(at++), std::move(c));
   add(std::move(bypass));
-  add(make_helo_checks(settings));
+  add(make_helo_checks(settings, files));
   add(make_iprev_checks(settings));
   add(make_spf_checks(settings));
   return checks;
 }
 
 std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const config::Settings> settings,
-                                            std::shared_ptr<PerUserFile> per_user_file) {
-  auto checks = make_checks(settings);
-  auto engine = std::make_shared<const Engine>(settings, Pipeline(std::move(checks)));
+                                            std::shared_ptr<ConfigFiles> files) {
+  if (!files) files = std::make_shared<ConfigFiles>();
+  auto checks = make_checks(settings, *files);
+  auto engine = std::make_shared<const Engine>(settings, Pipeline(std::move(checks)), files);
   if (!settings->per_user.empty()) {
     engine->per_user_ = std::make_unique<PerUser>();
-    engine->per_user_->file = per_user_file ? std::move(per_user_file)
-                                            : std::make_shared<PerUserFile>(config::per_user_path(settings->per_user),
-                                                                            settings);  // throws config::Error
+    engine->per_user_->file =
+        files->per_user_file(config::per_user_path(settings->per_user), settings);  // throws config::Error
     engine->use_per_user(engine->per_user_->file->current());
   }
   return engine;
@@ -51,7 +51,8 @@ void Engine::use_per_user(const PerUserFile::Snapshot& snapshot) const {
   std::map<std::string, std::shared_ptr<const Engine>, std::less<>> engines;
   for (const auto& [user, s] : snapshot.table->entries()) {
     auto user_settings = std::make_shared<const config::Settings>(s);
-    engines.emplace(user, std::make_shared<const Engine>(user_settings, Pipeline(make_checks(user_settings))));
+    engines.emplace(user, std::make_shared<const Engine>(user_settings, Pipeline(make_checks(user_settings, *files_)),
+                                                         files_));
   }
   per_user_->engines = std::move(engines);
   per_user_->generation = snapshot.generation;
@@ -73,8 +74,11 @@ std::shared_ptr<const Engine> Engine::engine_for(const std::string& recipient) c
   return it == pu.engines.end() ? nullptr : it->second;
 }
 
-Engine::Engine(std::shared_ptr<const config::Settings> settings, Pipeline pipeline)
-    : settings_(std::move(settings)), pipeline_(std::move(pipeline)), iprev_cache_(settings_->result_cache_entries) {}
+Engine::Engine(std::shared_ptr<const config::Settings> settings, Pipeline pipeline, std::shared_ptr<ConfigFiles> files)
+    : settings_(std::move(settings)),
+      pipeline_(std::move(pipeline)),
+      files_(std::move(files)),
+      iprev_cache_(settings_->result_cache_entries) {}
 
 std::string Engine::prefix(const PolicyRequest& request) const {
   // pypolicyd-spf writes "<queue_id>: " (and ": " for an empty queue_id); we drop the empty prefix.

@@ -17,6 +17,7 @@
 #pragma once
 
 #include "config/settings.hpp"
+#include "policy/config_files.hpp"
 #include "policy/decision.hpp"
 #include "policy/message_cache.hpp"
 #include "policy/per_user_file.hpp"
@@ -42,11 +43,12 @@ struct Answer {
 
 class Engine {
  public:
-  // `per_user_file`: another worker's (its Engine built from the same settings), so that every worker
-  // follows one reading of the Per_User file; nullptr reads it (throws config::Error).
+  // `files`: those of another Engine built from the same settings (another worker's), so that every
+  // worker uses one reading of the helo_access tables and follows one reading of the Per_User file;
+  // nullptr reads them afresh (throws config::Error).
   static std::shared_ptr<const Engine> build(std::shared_ptr<const config::Settings> settings,
-                                             std::shared_ptr<PerUserFile> per_user_file = nullptr);
-  Engine(std::shared_ptr<const config::Settings> settings, Pipeline pipeline);
+                                             std::shared_ptr<ConfigFiles> files = nullptr);
+  Engine(std::shared_ptr<const config::Settings> settings, Pipeline pipeline, std::shared_ptr<ConfigFiles> files);
 
   // `details`: fill Answer::details (the caller logs it only at debug level, so it may skip the work).
   boost::asio::awaitable<Answer> handle(const PolicyRequest& request, dns::Resolver& resolver,
@@ -66,7 +68,9 @@ class Engine {
   // changed (PerUserFile: checked at most once a second, a broken new file logged and the previous table
   // kept); this Engine's per-recipient Engines are built again from the new table.
   std::shared_ptr<const Engine> engine_for(const std::string& recipient) const;
-  // The Per_User file this Engine follows (nullptr without Per_User), for the other workers' Engines.
+  // The files this Engine was built from, for the other workers' Engines.
+  std::shared_ptr<ConfigFiles> files() const { return files_; }
+  // The Per_User file this Engine follows (nullptr without Per_User).
   std::shared_ptr<PerUserFile> per_user_file() const { return per_user_ ? per_user_->file : nullptr; }
 
   const config::Settings& settings() const noexcept { return *settings_; }
@@ -82,6 +86,7 @@ class Engine {
 
   std::shared_ptr<const config::Settings> settings_;
   Pipeline pipeline_;
+  std::shared_ptr<ConfigFiles> files_;  // shared with the other Engines of this configuration
   // iprev results of recent clients (result-cache-entries); mutable like per_user_ (an Engine serves one
   // worker thread: each has its own), and gone with the configuration. `spfgate check` (explain()) never
   // uses it.
@@ -95,7 +100,8 @@ class Engine {
   mutable std::unique_ptr<PerUser> per_user_;
 };
 
-// Every check the settings ask for, from every check module (the one place a new check is registered).
-std::vector<std::unique_ptr<Check>> make_checks(std::shared_ptr<const config::Settings> settings);
+// Every check the settings ask for, from every check module (the one place a new check is registered);
+// the files they read come from `files`.
+std::vector<std::unique_ptr<Check>> make_checks(std::shared_ptr<const config::Settings> settings, ConfigFiles& files);
 
 }  // namespace spfgate::policy

@@ -1,6 +1,6 @@
 // policy/pipeline.hpp: runs the checks of one configuration over a request.
 //
-//   Pipeline p(make_checks(settings));
+//   Pipeline p(make_checks(settings, files));
 //   std::vector<Verdict> v = co_await p.run(request, context);   // in precedence order
 //
 // Checks are kept in precedence order (Stage, then the order they were registered in). Local checks (no

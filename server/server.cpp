@@ -110,8 +110,8 @@ Server::Server(std::vector<std::string> args, config::Loaded loaded, ResolverFac
     }
     w->state = std::make_shared<ServerState>();
     w->state->settings = settings;
-    // Each worker its own result caches; one reading of the Per_User file for all.
-    w->state->engine = policy::Engine::build(settings, i ? workers_.front()->state->engine->per_user_file() : nullptr);
+    // Each worker its own result caches; one reading of the helo_access tables and the Per_User file for all.
+    w->state->engine = policy::Engine::build(settings, i ? workers_.front()->state->engine->files() : nullptr);
     w->resolver = make_resolver.per_worker(*resolver_, *settings);
     w->state->resolver = w->resolver.get();
     w->state->cache = &message_cache_;
@@ -416,9 +416,9 @@ void Server::reload() {
     auto fresh = std::make_shared<const config::Settings>(std::move(loaded.settings));
     // Each worker its own Engine (its own result caches); all built before any is used.
     std::vector<std::shared_ptr<const policy::Engine>> engines;
-    // The Per_User file is read once: the first Engine's reading serves them all.
+    // The files are read once: the first Engine's reading (helo_access tables, Per_User) serves them all.
     for (std::size_t i = 0; i < workers_.size(); ++i)
-      engines.push_back(policy::Engine::build(fresh, i ? engines.front()->per_user_file() : nullptr));
+      engines.push_back(policy::Engine::build(fresh, i ? engines.front()->files() : nullptr));
     const auto& old = *state_->settings;
     if (fresh->listen != old.listen || fresh->user != old.user || fresh->group != old.group ||
         fresh->dns_forwarders != old.dns_forwarders || fresh->resolver_config != old.resolver_config ||

@@ -4,7 +4,6 @@
 #include "common/text.hpp"
 #include "config/access_table.hpp"
 
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -256,13 +255,13 @@ class HeloDnsCheck final : public Check {
 
 }  // namespace
 
-std::vector<std::unique_ptr<Check>> make_helo_checks(std::shared_ptr<const config::Settings> settings) {
+std::vector<std::unique_ptr<Check>> make_helo_checks(std::shared_ptr<const config::Settings> settings,
+                                                     ConfigFiles& files) {
   std::vector<std::unique_ptr<Check>> out;
   if (!settings->helo_access.empty()) {
     config::AccessTableOptions options;
     options.parent_domain_matches_subdomains = settings->helo_access_parent_matches_subdomains;
-    auto tables = config::AccessTables::load(settings->helo_access, options);
-    for (const auto& w : tables.warnings()) spdlog::warn("helo-access: {}", w);
+    const auto tables = files.access_tables("helo-access", settings->helo_access, options);
     for (const auto& table : tables.tables()) out.push_back(std::make_unique<HeloAccessCheck>(table));
   }
   const auto& s = *settings;

@@ -21,14 +21,17 @@
 #pragma once
 
 #include "policy/check.hpp"
+#include "policy/config_files.hpp"
 
 #include <memory>
 #include <vector>
 
 namespace spfgate::policy {
 
-// Throws config::Error when a helo-access table cannot be loaded.
-std::vector<std::unique_ptr<Check>> make_helo_checks(std::shared_ptr<const config::Settings> settings);
+// The helo-access tables come from `files` (read there once for every Engine of this configuration).
+// Throws config::Error when a table cannot be loaded.
+std::vector<std::unique_ptr<Check>> make_helo_checks(std::shared_ptr<const config::Settings> settings,
+                                                     ConfigFiles& files);
 
 // "[192.0.2.1]" or "[IPv6:2001:db8::1]" → the address; nullopt for anything else.
 std::optional<IpAddress> address_literal(std::string_view helo);

@@ -6,8 +6,11 @@ Answers are not written down here: a single-threaded daemon with the same config
 first, against the same test nsd. scripts/test.sh also runs this file against a ThreadSanitizer build
 (build-tsan), where any data race between the workers fails the run.
 """
+import atexit
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 import unittest
@@ -15,10 +18,20 @@ import unittest
 from spfgate_harness import (Daemon, check_shutdown_timeout_bounds_the_wait, check_sigterm_waits_for_requests_in_flight,
                              free_port, metric_value, request, scrape_metrics, send_stuck_in_dns)
 
+# helo_access tables, one reading shared by every worker: a pcre table (its compiled patterns matched from
+# several threads at once) that prepends a header to some of the corpus's HELOs, and an indexed one.
+TABLES = tempfile.mkdtemp(prefix="spfgate-threads-")
+atexit.register(shutil.rmtree, TABLES, True)
+with open(os.path.join(TABLES, "helo.pcre"), "w") as f:
+    f.write("/^unknown\\.(.+)$/ PREPEND X-HELO-Unknown: $1\n")
+with open(os.path.join(TABLES, "helo"), "w") as f:
+    f.write("mail.example.test DUNNO\n")
+
 CONFIG = ("skip_addresses = 127.0.0.1/32\n"
           "HELO_reject = Fail\nMail_From_reject = Fail\n"
           "iprev-fail = reject\niprev-permerror = reject\niprev-header = yes\n"
-          "dns-query-timeout = 1500ms\n")
+          "dns-query-timeout = 1500ms\n"
+          "helo-access = pcre:%s,hash:%s\n" % (os.path.join(TABLES, "helo.pcre"), os.path.join(TABLES, "helo")))
 
 # Clients with every iprev outcome (tests/dns/README.md), senders with every SPF result, the null sender.
 CLIENTS = ["127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.16", "127.0.0.17", "127.0.0.18"]
@@ -60,6 +73,7 @@ class SameAnswers(unittest.TestCase):
             stopped_cleanly(self, one)
         kinds = {a.split()[0] for a in expected}
         self.assertTrue({"prepend", "550"} <= kinds and len(kinds) >= 3, expected)  # a real mix
+        self.assertTrue(any("X-HELO-Unknown: example.test" in a for a in expected), expected)  # the pcre table
 
         with Daemon("--threads=3", config=CONFIG, tcp=True) as d:
             self.assertIn("ready, 3 threads", d.log())

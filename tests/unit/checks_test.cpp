@@ -74,6 +74,18 @@ void zone(dns::MemoryResolver& d) {
   d.add_name_failure("slow.example.org", dns::DnsStatus::Timeout);
 }
 
+Answer ask_engine(const Engine& engine, dns::Resolver& dns, MessageCache& cache, const std::string& client,
+                  const std::string& helo, const std::string& sender) {
+  asio::io_context io;
+  auto req = PolicyRequest::from({{"request", "smtpd_access_policy"}, {"protocol_state", "RCPT"},
+                                  {"client_address", client}, {"helo_name", helo}, {"sender", sender},
+                                  {"recipient", "rcpt@example.net"}, {"instance", ""}});
+  auto f = asio::co_spawn(io, engine.handle(req, dns, cache, dns::Clock::now() + std::chrono::seconds(5)),
+                          asio::use_future);
+  io.run();
+  return f.get();
+}
+
 struct Rig {
   dns::MemoryResolver dns;
   MessageCache cache;
@@ -84,14 +96,7 @@ struct Rig {
     zone(dns);
   }
   Answer ask(const std::string& client, const std::string& helo, const std::string& sender = "someone@example.org") {
-    asio::io_context io;
-    auto req = PolicyRequest::from({{"request", "smtpd_access_policy"}, {"protocol_state", "RCPT"},
-                                    {"client_address", client}, {"helo_name", helo}, {"sender", sender},
-                                    {"recipient", "rcpt@example.net"}, {"instance", ""}});
-    auto f = asio::co_spawn(io, engine->handle(req, dns, cache, dns::Clock::now() + std::chrono::seconds(5)),
-                            asio::use_future);
-    io.run();
-    return f.get();
+    return ask_engine(*engine, dns, cache, client, helo, sender);
   }
 };
 
@@ -119,6 +124,36 @@ TEST(HeloAccess, ParentDomainsAndDunno) {
   const Answer n = rig.ask("192.0.2.10", "x.neutral.example.com", "x@example.org");
   EXPECT_EQ(n.kind, DecisionKind::Prepend);
   EXPECT_NE(n.action.find("Received-SPF: Pass"), std::string::npos);
+}
+
+TEST(HeloAccess, WorkersShareOneReadingOfTheTables) {
+  // Two Engines built from one configuration, as two worker threads' are: the table is read once (its
+  // warning logged once) and both answer from that reading, even when the file changed between the two
+  // builds; a reload (an Engine built afresh) reads it again.
+  const auto path = table_file("shared_access", "bad.example.com REJECT go away\nbad.example.com REJECT again\n");
+  const auto settings = std::make_shared<const config::Settings>(
+      config::load({"--helo-access=hash:" + path, "--skip_addresses=127.0.0.0/8"}).settings);
+  auto lines = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(20);
+  lines->set_pattern("%v");
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", lines));
+  auto first = Engine::build(settings);
+  std::ofstream(path) << "bad.example.com OK\n";
+  auto second = Engine::build(settings, first->files());
+  auto reloaded = Engine::build(settings);
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(first->files(), second->files());
+  EXPECT_NE(first->files(), reloaded->files());
+  dns::MemoryResolver dns;
+  zone(dns);
+  MessageCache cache;
+  const std::string rejected = "REJECT 5.7.1 <bad.example.com>: Helo command rejected: go away";
+  EXPECT_EQ(ask_engine(*first, dns, cache, "192.0.2.10", "bad.example.com", "x@example.org").action, rejected);
+  EXPECT_EQ(ask_engine(*second, dns, cache, "192.0.2.10", "bad.example.com", "x@example.org").action, rejected);
+  EXPECT_EQ(ask_engine(*reloaded, dns, cache, "192.0.2.10", "bad.example.com", "x@example.org").action, "OK");
+  const std::vector<std::string> logged = lines->last_formatted();
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_EQ(logged[0].rfind("helo-access: " + path + ":2: duplicate entry", 0), 0u) << logged[0];
 }
 
 TEST(HeloAccess, CidrPcreAndPrependTables) {
@@ -524,7 +559,7 @@ TEST(PerUser, WorkersFollowOneReadingOfTheFile) {
   const std::string path = table_file("peruser-shared", "strict@example.net,Mail_From_reject=Softfail\n");
   const auto settings = std::make_shared<const config::Settings>(config::load({"--Per_User=text," + path}).settings);
   auto first = Engine::build(settings);
-  auto second = Engine::build(settings, first->per_user_file());
+  auto second = Engine::build(settings, first->files());
   ASSERT_EQ(first->per_user_file(), second->per_user_file());
   auto lines = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(20);
   lines->set_pattern("%v");
