@@ -4,7 +4,6 @@
 #include "common/text.hpp"
 #include "config/access_table.hpp"
 
-
 #include <algorithm>
 
 namespace spfgate::policy {
