@@ -16,7 +16,8 @@
 // all connections; each connection still waits for its reply before it takes the next), and its latency
 // is counted from when it was due, not from when it was written: a server that falls behind is charged for
 // the wait it caused (no "coordinated omission"), and a run shows the latency at a given load rather than
-// at saturation. The timer's own lateness (tens of microseconds) is in the figures.
+// at saturation. The generator's own lateness (from when a request was due to its write: its thread woken
+// late) is in the figures, and printed apart as "written after due".
 // --startup N measures a spawn target's start-up instead: N times, one after the other, start the command,
 // send one request, and time exec to the end of the first answer.
 //
