@@ -8,8 +8,8 @@ config::AccessTables ConfigFiles::access_tables(std::string_view what, const std
                                                 const config::AccessTableOptions& options) {
   // Read under the lock: a second caller waits for the first reading instead of making its own.
   std::lock_guard lock(mutex_);
-  // The options' limits are the same for every table; only this choice comes from the settings.
-  auto key = std::make_pair(specs, options.parent_domain_matches_subdomains);
+  auto key = std::make_tuple(specs, options.parent_domain_matches_subdomains, options.max_file_bytes,
+                             options.pcre_match_limit);
   if (auto it = tables_.find(key); it != tables_.end()) return it->second;
   auto tables = config::AccessTables::load(specs, options);  // throws config::Error
   for (const auto& w : tables.warnings()) spdlog::warn("{}: {}", what, w);

@@ -22,7 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <utility>
+#include <tuple>
 #include <vector>
 
 namespace spfgate::policy {
@@ -33,12 +33,15 @@ class ConfigFiles {
   // "<what>: <warning>"), the same tables at every later one. Throws config::Error.
   config::AccessTables access_tables(std::string_view what, const std::vector<std::string>& specs,
                                      const config::AccessTableOptions& options);
-  // The Per_User file at this path, read at the first call (throws config::Error), then followed.
+  // The Per_User file at this path, read at the first call (throws config::Error), then followed. Its
+  // recipients' settings are made from `base` of that first call: every Engine sharing a ConfigFiles is
+  // built from the same settings.
   std::shared_ptr<PerUserFile> per_user_file(const std::string& path, std::shared_ptr<const config::Settings> base);
 
  private:
   std::mutex mutex_;  // guards what follows
-  std::map<std::pair<std::vector<std::string>, bool>, config::AccessTables> tables_;
+  // by everything a reading depends on: the specs and every option
+  std::map<std::tuple<std::vector<std::string>, bool, std::size_t, std::uint32_t>, config::AccessTables> tables_;
   std::map<std::string, std::shared_ptr<PerUserFile>> per_user_files_;
 };
 

@@ -388,11 +388,14 @@ class Bench:
         row("pypolicyd-spf spawn, 10 processes (its warm-up pass)", self.py_ten, py)
         if self.paced:
             floor = m.get("wake_up", {})
-            lines += ["", "Paced runs: latency from when each request was due; the load generator itself wrote them "
-                      "late by p99 %s ms (its thread woken late). On this machine, idle, a thread sleeping %d µs "
-                      "wakes up %.3f ms late at p50 and %.3f ms at p99: the floor under latency at less than "
-                      "full load." % (" / ".join("%.2f" % r.get("late_p99_ms", 0) for r in self.paced),
-                                      floor.get("sleep_us", 0), floor.get("p50_ms", 0), floor.get("p99_ms", 0))]
+            lines += ["", "Paced runs: latency from when each request was due. Of it, p99 %s ms queued (due while "
+                      "all 100 connections still waited for replies: the server's backlog) and p99 %s ms the load "
+                      "generator's own lateness (its thread woken late). On this machine, idle, a thread sleeping "
+                      "%d µs wakes up %.3f ms late at p50 and %.3f ms at p99 (Python's sleep: a rough floor under "
+                      "latency at less than full load)." % (
+                          " / ".join("%.2f" % r.get("queued_p99_ms", 0) for r in self.paced),
+                          " / ".join("%.2f" % r.get("late_p99_ms", 0) for r in self.paced),
+                          floor.get("sleep_us", 0), floor.get("p50_ms", 0), floor.get("p99_ms", 0))]
         lines += ["",
                   "| start-up (exec to first answer) | p50 ms | min ms | max ms |",
                   "| --- | ---: | ---: | ---: |"]

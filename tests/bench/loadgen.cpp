@@ -16,8 +16,9 @@
 // all connections; each connection still waits for its reply before it takes the next), and its latency
 // is counted from when it was due, not from when it was written: a server that falls behind is charged for
 // the wait it caused (no "coordinated omission"), and a run shows the latency at a given load rather than
-// at saturation. The generator's own lateness (from when a request was due to its write: its thread woken
-// late) is in the figures, and printed apart as "written after due".
+// at saturation. Two parts of that latency are printed apart: "queued" (due while every connection was
+// still waiting for a reply: the server's backlog) and "generator late" (from when the request was due,
+// or its connection came free, to its write: the generator's own thread woken late).
 // --startup N measures a spawn target's start-up instead: N times, one after the other, start the command,
 // send one request, and time exec to the end of the first answer.
 //
@@ -141,6 +142,9 @@ Args parse_args(int argc, char** argv) {
   a.target = positional[0];
   a.corpus = positional[1];
   if (a.connections == 0 || a.threads == 0) usage("connections and threads must be at least 1");
+  if (a.rate && a.startup) usage("--rate and --startup do not go together");
+  // The last request is due requests / rate seconds after the start: keep that within a century.
+  if (a.rate && a.requests / a.rate > 100ull * 365 * 86400) usage("--rate: too many requests for that rate");
   if (a.threads > a.connections) a.threads = a.connections;
   return a;
 }
@@ -325,7 +329,9 @@ unsigned reap(std::vector<Child>& children) {
 // ----- counting -----------------------------------------------------------------------------------------
 struct Tally {
   std::vector<std::uint32_t> latency;  // units of 100 ns
-  std::vector<std::uint32_t> lateness;  // --rate: from when a request was due to its write, 100 ns units
+  // --rate, 100 ns units: from when a request was due to when a connection took it (queued), and from
+  // then, or from when it was due, to its write (late)
+  std::vector<std::uint32_t> queued, late;
   std::vector<std::pair<std::string, std::uint64_t>> actions;
   std::uint64_t errors = 0;
   std::string first_error;
@@ -407,10 +413,16 @@ std::string action_word(std::string_view action) {
   return w;
 }
 
-// Sends request `index` and reads its reply; its latency runs from `due` when it is set (--rate), else from
-// the write. False: the connection is done for (the fault is counted).
+std::uint32_t units(Clock::duration d) {  // 100 ns units, clamped
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  return static_cast<std::uint32_t>(std::clamp<std::int64_t>(ns / 100, 0, UINT32_MAX));
+}
+
+// Sends request `index` and reads its reply; its latency runs from `due` when it is set (--rate: `taken` is
+// when this connection took it), else from the write. False: the connection is done for (the fault is
+// counted).
 asio::awaitable<bool> exchange(Shared& sh, Conn& c, Tally& tally, std::uint64_t index, std::uint64_t seq,
-                               bool measured, Clock::time_point due = {}) {
+                               bool measured, Clock::time_point due = {}, Clock::time_point taken = {}) {
   const Block& b = (*sh.corpus)[index % sh.corpus->size()];
   c.out.clear();
   c.out += b.head;
@@ -445,11 +457,10 @@ asio::awaitable<bool> exchange(Shared& sh, Conn& c, Tally& tally, std::uint64_t 
         co_return false;
       }
       if (measured) {
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
-        tally.latency.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(ns / 100, UINT32_MAX)));
+        tally.latency.push_back(units(t1 - t0));
         if (due != Clock::time_point{}) {
-          const auto late = std::chrono::duration_cast<std::chrono::nanoseconds>(written_at - t0).count();
-          tally.lateness.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(late / 100, UINT32_MAX)));
+          tally.queued.push_back(units(taken - due));                      // 0 when it was taken early
+          tally.late.push_back(units(written_at - std::max(due, taken)));  // the timer's or the coroutine's
         }
         const std::string word = action_word(*action);
         tally.action(word);
@@ -523,17 +534,19 @@ void run_phase(Shared& sh, Worker& w, bool measured) {
             for (;;) {
               const std::uint64_t seq = sh.next.fetch_add(1, std::memory_order_relaxed);
               if (seq >= sh.total) break;
-              Clock::time_point due{};
+              Clock::time_point due{}, taken{};
               if (sh.args->rate) {
-                // seq * 1e9 / rate without overflow for any count a run can have
+                taken = Clock::now();
+                // seq / rate in nanoseconds, computed in long double (no overflow of seq * 1e9; parse_args
+                // bounds the run to what fits a time_point)
                 due = sh.start + std::chrono::nanoseconds(static_cast<std::int64_t>(
                                      static_cast<long double>(seq) * 1e9L / static_cast<long double>(sh.args->rate)));
-                if (due > Clock::now()) {
+                if (due > taken) {
                   pace.expires_at(due);
                   co_await pace.async_wait(asio::as_tuple(asio::use_awaitable));
                 }
               }
-              if (!co_await exchange(sh, c, w.tally, seq, seq, true, due)) {
+              if (!co_await exchange(sh, c, w.tally, seq, seq, true, due, taken)) {
                 c.dead = true;
                 break;
               }
@@ -740,7 +753,8 @@ int main(int argc, char** argv) {
   for (auto& w : workers) {
     Tally& t = w->tally;
     all.latency.insert(all.latency.end(), t.latency.begin(), t.latency.end());
-    all.lateness.insert(all.lateness.end(), t.lateness.begin(), t.lateness.end());
+    all.queued.insert(all.queued.end(), t.queued.begin(), t.queued.end());
+    all.late.insert(all.late.end(), t.late.begin(), t.late.end());
     for (auto& [word, n] : t.actions) {
       for (std::uint64_t k = 0; k < n; ++k) all.action(word);
     }
@@ -762,11 +776,13 @@ int main(int argc, char** argv) {
                p99 = percentile(all.latency, 99), max = all.latency.empty() ? 0 : all.latency.back() / 10000.0;
   std::string actions;
   for (auto& [word, n] : all.actions) actions += (actions.empty() ? "" : ", ") + word + " " + std::to_string(n);
-  std::sort(all.lateness.begin(), all.lateness.end());
-  char lateness[96] = "";
+  std::sort(all.queued.begin(), all.queued.end());
+  std::sort(all.late.begin(), all.late.end());
+  char lateness[160] = "";
   if (args.rate)
-    std::snprintf(lateness, sizeof lateness, "; written after due ms p50 %.3f p99 %.3f", percentile(all.lateness, 50),
-                  percentile(all.lateness, 99));
+    std::snprintf(lateness, sizeof lateness, "; queued ms p99 %.3f max %.3f; generator late ms p50 %.3f p99 %.3f",
+                  percentile(all.queued, 99), all.queued.empty() ? 0.0 : all.queued.back() / 10000.0,
+                  percentile(all.late, 50), percentile(all.late, 99));
   const std::string paced = args.rate ? " (paced at " + std::to_string(args.rate) + "/s)" : "";
   std::printf("%s%s: %u connections%s, %" PRIu64 " requests in %.3f s: %.0f requests/s; latency ms p50 %.3f p90 %.3f "
               "p99 %.3f max %.3f%s; actions: %s; errors %" PRIu64 "\n",
@@ -777,8 +793,9 @@ int main(int argc, char** argv) {
     j << "{\"label\":\"" << json_escape(args.label) << "\",\"mode\":\"load\",\"target\":\"" << json_escape(args.target)
       << "\",\"connections\":" << args.connections << ",\"paced_rate\":" << args.rate << ",\"requests\":" << answered << ",\"seconds\":" << seconds
       << ",\"rate\":" << rate << ",\"p50_ms\":" << p50 << ",\"p90_ms\":" << p90 << ",\"p99_ms\":" << p99
-      << ",\"max_ms\":" << max << ",\"late_p50_ms\":" << percentile(all.lateness, 50)
-      << ",\"late_p99_ms\":" << percentile(all.lateness, 99) << ",\"actions\":{";
+      << ",\"max_ms\":" << max << ",\"queued_p99_ms\":" << percentile(all.queued, 99)
+      << ",\"late_p50_ms\":" << percentile(all.late, 50) << ",\"late_p99_ms\":" << percentile(all.late, 99)
+      << ",\"actions\":{";
     bool first = true;
     for (auto& [word, n] : all.actions) {
       j << (first ? "" : ",") << "\"" << json_escape(word) << "\":" << n;

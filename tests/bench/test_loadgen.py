@@ -125,11 +125,16 @@ class Loadgen(unittest.TestCase):
         paced = subprocess.run([LOADGEN, "-c", "1", "-n", "6", "--rate", "1000", "--timeout", "5000",
                                 self.spawn("slow"), self.corpus], capture_output=True, text=True, timeout=60)
         self.assertEqual(paced.returncode, 0, paced.stdout + paced.stderr)
-        worst = float(re.search(r"max ([0-9.]+);", paced.stdout).group(1))
+        worst = float(re.search(r"latency ms p50 [0-9.]+ p90 [0-9.]+ p99 [0-9.]+ max ([0-9.]+);", paced.stdout).group(1))
         self.assertGreaterEqual(worst, 595.0, paced.stdout)
+        # Of it, the backlog: the last request was due at 5 ms and its connection came free after 0.5 s.
+        queued = float(re.search(r"queued ms p99 [0-9.]+ max ([0-9.]+);", paced.stdout).group(1))
+        self.assertGreaterEqual(queued, 495.0, paced.stdout)
         self.assertIn("dunno 6", paced.stdout)
 
     def test_usage_errors_exit_2(self):
+        self.assertEqual(subprocess.run([LOADGEN, "--rate", "10", "--startup", "1", self.spawn("good"), self.corpus],
+                                        capture_output=True, timeout=20).returncode, 2)
         self.assertEqual(subprocess.run([LOADGEN, "unix:/nonexistent"], capture_output=True, timeout=20).returncode, 2)
         self.assertEqual(subprocess.run([LOADGEN, "bogus:x", self.corpus], capture_output=True, timeout=20).returncode, 2)
 
