@@ -16,8 +16,8 @@ namespace {
 // Spawn mode starts a process for every SMTP session, so start-up is on every session's path, and two
 // thirds of it are libunbound's (ub_ctx_create() seeds its random generator with about 10 million
 // instructions, finalizing the context 4 million more; tests/bench/README.md). The context is therefore built
-// at the first lookup: a request that needs no DNS (skip_addresses, Whitelist, helo_access) is answered
-// without it. A broken resolver configuration still ends the process with start-up's status 2, at that first
+// at the first lookup, and libunbound.so.8 is loaded then (policy/dns/libunbound.hpp): a request that needs
+// no DNS (skip_addresses, Whitelist, helo_access) is answered without either. A broken resolver configuration still ends the process with start-up's status 2, at that first
 // lookup instead of at start; Postfix sees the same as before, the end of the policy connection.
 class LazyUnboundResolver final : public dns::Resolver {
  public:

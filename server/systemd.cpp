@@ -1,10 +1,11 @@
 #include "server/systemd.hpp"
 
+#include "common/shared_library.hpp"
+
 #include <spdlog/details/null_mutex.h>
 #include <spdlog/sinks/base_sink.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
-#include <dlfcn.h>
 #include <syslog.h>
 
 #include <cerrno>
@@ -16,7 +17,7 @@ namespace spfgate::server::systemd {
 
 namespace {
 
-// The functions used, resolved once from libsystemd.so.0 (never unloaded: the process keeps them).
+// The functions used, resolved once from libsystemd.so.0.
 struct Library {
   decltype(&::sd_listen_fds) listen_fds = nullptr;
   decltype(&::sd_journal_send) journal_send = nullptr;
@@ -30,15 +31,10 @@ struct Library {
  private:
   static Library load() {
     Library l;
-    void* handle = ::dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-      const char* why = ::dlerror();
-      l.error = why ? why : "libsystemd.so.0: cannot be loaded";
-      return l;
-    }
-    l.listen_fds = reinterpret_cast<decltype(&::sd_listen_fds)>(::dlsym(handle, "sd_listen_fds"));
-    l.journal_send = reinterpret_cast<decltype(&::sd_journal_send)>(::dlsym(handle, "sd_journal_send"));
-    if (!l.listen_fds || !l.journal_send) l.error = "libsystemd.so.0 lacks sd_listen_fds or sd_journal_send";
+    SharedLibrary lib("libsystemd.so.0");
+    lib.resolve(l.listen_fds, "sd_listen_fds");
+    lib.resolve(l.journal_send, "sd_journal_send");
+    l.error = lib.error();
     return l;
   }
 };

@@ -1,6 +1,7 @@
 #include "policy/dns/unbound_resolver.hpp"
 
 #include "common/text.hpp"
+#include "policy/dns/libunbound.hpp"
 #include "policy/dns/unbound_result.hpp"
 #include "policy/dns/wire.hpp"
 
@@ -16,8 +17,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <unbound.h>
 
 #include <atomic>
 #include <cstdint>
@@ -46,16 +45,16 @@ constexpr std::size_t kPipeMessageOverhead = 4 + 16 + 1;
 constexpr std::size_t kPipeBudget = 32 * 1024;
 
 struct ContextDeleter {
-  void operator()(ub_ctx* ctx) const noexcept { ub_ctx_delete(ctx); }
+  void operator()(ub_ctx* ctx) const noexcept { libunbound().ub_ctx_delete(ctx); }
 };
 struct ResultDeleter {
-  void operator()(ub_result* result) const noexcept { ub_resolve_free(result); }
+  void operator()(ub_result* result) const noexcept { libunbound().ub_resolve_free(result); }
 };
 using ContextPtr = std::unique_ptr<ub_ctx, ContextDeleter>;
 using ResultPtr = std::unique_ptr<ub_result, ResultDeleter>;
 
 void check(int rc, const std::string& what) {
-  if (rc != 0) throw std::runtime_error("libunbound: " + what + ": " + ub_strerror(rc));
+  if (rc != 0) throw std::runtime_error("libunbound: " + what + ": " + libunbound().ub_strerror(rc));
 }
 
 std::string quoted(std::string_view text) { return "\"" + sanitize(text, kMaxLoggedValue) + "\""; }
@@ -70,28 +69,28 @@ class UnboundResolver::Impl : public std::enable_shared_from_this<Impl> {
       : options_(std::move(options)), strand_(asio::make_strand(std::move(executor))), descriptor_(strand_) {
     if (options_.query_timeout.count() <= 0) throw std::runtime_error("libunbound: query timeout must be positive");
     if (options_.max_outstanding == 0) throw std::runtime_error("libunbound: max_outstanding must be positive");
-    ctx_.reset(ub_ctx_create());
+    ctx_.reset(ub_.ub_ctx_create());
     if (!ctx_) throw std::runtime_error("libunbound: cannot create a resolver context");
     ub_ctx* ctx = ctx_.get();
     // Threads, not a forked process, and before anything finalizes the context.
-    check(ub_ctx_async(ctx, 1), "ub_ctx_async");
+    check(ub_.ub_ctx_async(ctx, 1), "ub_ctx_async");
     set_option("msg-cache-size:", std::to_string(options_.msg_cache_bytes));
     set_option("rrset-cache-size:", std::to_string(options_.rrset_cache_bytes));
     if (!options_.config_file.empty()) {
       if (!std::ifstream(options_.config_file))
         throw std::runtime_error("libunbound: cannot read config file " + quoted(options_.config_file));
-      check(ub_ctx_config(ctx, options_.config_file.c_str()), "config file " + quoted(options_.config_file));
+      check(ub_.ub_ctx_config(ctx, options_.config_file.c_str()), "config file " + quoted(options_.config_file));
     }
     if (!options_.validate) {
       set_option("module-config:", "iterator");
     } else if (!options_.trust_anchor_file.empty()) {
       if (!std::ifstream(options_.trust_anchor_file))
         throw std::runtime_error("libunbound: cannot read trust anchor file " + quoted(options_.trust_anchor_file));
-      check(ub_ctx_add_ta_file(ctx, options_.trust_anchor_file.c_str()),
+      check(ub_.ub_ctx_add_ta_file(ctx, options_.trust_anchor_file.c_str()),
             "trust anchor file " + quoted(options_.trust_anchor_file));
     }
     for (const std::string& forwarder : options_.forwarders)
-      check(ub_ctx_set_fwd(ctx, forwarder.c_str()), "forwarder " + quoted(forwarder));
+      check(ub_.ub_ctx_set_fwd(ctx, forwarder.c_str()), "forwarder " + quoted(forwarder));
     for (const std::string& line : options_.extra_options) {
       const auto colon = line.find(':');
       const std::string name(trim(std::string_view(line).substr(0, colon == std::string::npos ? 0 : colon)));
@@ -100,9 +99,9 @@ class UnboundResolver::Impl : public std::enable_shared_from_this<Impl> {
       const std::string value(trim(std::string_view(line).substr(colon + 1)));
       set_option(name + ":", value);
     }
-    check(ub_ctx_zone_remove(ctx, kFinalizeProbeZone),
+    check(ub_.ub_ctx_zone_remove(ctx, kFinalizeProbeZone),
           "applying the configuration (libunbound logged the details on stderr)");
-    descriptor_.assign(ub_fd(ctx));
+    descriptor_.assign(ub_.ub_fd(ctx));
   }
 
   ~Impl() { close_context(); }
@@ -174,7 +173,7 @@ class UnboundResolver::Impl : public std::enable_shared_from_this<Impl> {
   };
 
   void set_option(const std::string& name, const std::string& value) {
-    check(ub_ctx_set_option(ctx_.get(), name.c_str(), value.c_str()), "option " + quoted(name + " " + value));
+    check(ub_.ub_ctx_set_option(ctx_.get(), name.c_str(), value.c_str()), "option " + quoted(name + " " + value));
   }
 
   void close_context() {
@@ -224,11 +223,11 @@ class UnboundResolver::Impl : public std::enable_shared_from_this<Impl> {
                         (submitted_ == 0 || submitted_bytes_ + query.cost <= kPipeBudget);
       if (!room) return;
       waiting_.pop_front();
-      const int rc = ub_resolve_async(ctx_.get(), query.qname.c_str(), static_cast<int>(query.type), kClassIn,
+      const int rc = ub_.ub_resolve_async(ctx_.get(), query.qname.c_str(), static_cast<int>(query.type), kClassIn,
                                       &query, &Impl::on_result, &query.async_id);
       if (rc != 0) {
         query.timer.cancel();
-        complete(query, DnsAnswer::failure(DnsStatus::Error, std::string("libunbound: ") + ub_strerror(rc)));
+        complete(query, DnsAnswer::failure(DnsStatus::Error, std::string("libunbound: ") + ub_.ub_strerror(rc)));
         queries_.erase(it);
         continue;
       }
@@ -277,7 +276,7 @@ class UnboundResolver::Impl : public std::enable_shared_from_this<Impl> {
     // After a successful ub_cancel libunbound never calls back, so the state can go. Otherwise (UB_NOID
     // cannot happen here: the callback would have erased the query) keep it until the callback comes or
     // the context is deleted, since libunbound still holds its address.
-    if (ctx_ && ub_cancel(ctx_.get(), query.async_id) == UB_NOERROR) {
+    if (ctx_ && ub_.ub_cancel(ctx_.get(), query.async_id) == UB_NOERROR) {
       release(query);
       queries_.erase(it);
       pump();
@@ -319,8 +318,8 @@ class UnboundResolver::Impl : public std::enable_shared_from_this<Impl> {
     watching_ = false;
     if (closed_) return;
     if (!ec) {
-      const int rc = ub_process(ctx_.get());
-      if (rc != 0) fail_all(std::string("libunbound: ") + ub_strerror(rc));
+      const int rc = ub_.ub_process(ctx_.get());
+      if (rc != 0) fail_all(std::string("libunbound: ") + ub_.ub_strerror(rc));
     } else if (ec != asio::error::operation_aborted) {
       fail_all("libunbound: waiting for answers: " + ec.message());
     }
@@ -337,6 +336,7 @@ class UnboundResolver::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
+  const Libunbound& ub_ = libunbound();  // first: loads the library before anything uses it
   UnboundOptions options_;
   asio::strand<asio::any_io_executor> strand_;
   ContextPtr ctx_;

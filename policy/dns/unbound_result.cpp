@@ -1,8 +1,7 @@
 #include "policy/dns/unbound_result.hpp"
 
+#include "policy/dns/libunbound.hpp"
 #include "policy/dns/wire.hpp"
-
-#include <unbound.h>
 
 #include <array>
 
@@ -30,7 +29,7 @@ std::string rcode_name(int rcode) {
 }
 
 DnsAnswer answer_from_unbound(int err, const ub_result* result, RrType type) {
-  if (err != 0) return DnsAnswer::failure(DnsStatus::Error, std::string("libunbound: ") + ub_strerror(err));
+  if (err != 0) return DnsAnswer::failure(DnsStatus::Error, std::string("libunbound: ") + libunbound().ub_strerror(err));
   if (result == nullptr) return DnsAnswer::failure(DnsStatus::Error, "libunbound: no result");
 
   if (result->bogus) {
