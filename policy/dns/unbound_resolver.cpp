@@ -223,8 +223,8 @@ class UnboundResolver::Impl : public std::enable_shared_from_this<Impl> {
                         (submitted_ == 0 || submitted_bytes_ + query.cost <= kPipeBudget);
       if (!room) return;
       waiting_.pop_front();
-      const int rc = ub_.ub_resolve_async(ctx_.get(), query.qname.c_str(), static_cast<int>(query.type), kClassIn,
-                                      &query, &Impl::on_result, &query.async_id);
+      const int rc = ub_.ub_resolve_async(ctx_.get(), query.qname.c_str(), static_cast<int>(query.type),
+                                          kClassIn, &query, &Impl::on_result, &query.async_id);
       if (rc != 0) {
         query.timer.cancel();
         complete(query, DnsAnswer::failure(DnsStatus::Error, std::string("libunbound: ") + ub_.ub_strerror(rc)));

@@ -29,7 +29,8 @@ std::string rcode_name(int rcode) {
 }
 
 DnsAnswer answer_from_unbound(int err, const ub_result* result, RrType type) {
-  if (err != 0) return DnsAnswer::failure(DnsStatus::Error, std::string("libunbound: ") + libunbound().ub_strerror(err));
+  if (err != 0)
+    return DnsAnswer::failure(DnsStatus::Error, std::string("libunbound: ") + libunbound().ub_strerror(err));
   if (result == nullptr) return DnsAnswer::failure(DnsStatus::Error, "libunbound: no result");
 
   if (result->bogus) {
