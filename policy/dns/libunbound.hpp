@@ -5,7 +5,7 @@
 //   ub_ctx* ctx = ub.ub_ctx_create();
 //
 // Why: libunbound and the four libraries it brings (libevent, libhogweed, libnettle, libgmp) cost about
-// 0.7 ms of every exec on this project's test machine (tests/bench/README.md, "Spawn mode"), and spawn
+// 1 ms of every exec on the development VM (tests/bench/README.md, "Spawn mode"), and spawn
 // mode starts a process per SMTP session, which builds its resolver only at its first lookup
 // (server/resolver_factory.cpp): a request that needs no DNS is answered without loading any of them. The
 // daemon builds its resolver at start, so it loads the library there and fails at start without it.
