@@ -591,7 +591,13 @@ void store_file(const std::string& path, const Table& t, po::variables_map& vm) 
   const auto options = read_config_file(path);
   // Last occurrence wins for single-valued options (pypolicyd-spf keeps the last); repeatable ones
   // (listen) collect every line. Options given on the command line are not overridden.
-  std::map<std::string, std::vector<const FileOption*>> by_name;
+  // Each option is looked up once: find_nothrow() scans the whole table, and a spawned process reads the
+  // file at every start.
+  struct Occurrences {
+    const po::option_description* desc;
+    std::vector<const FileOption*> lines;
+  };
+  std::map<std::string, Occurrences> by_name;
   std::vector<std::string> order;
   for (const auto& o : options) {
     std::string name = o.name;
@@ -599,13 +605,13 @@ void store_file(const std::string& path, const Table& t, po::variables_map& vm) 
       throw Error(path, o.line, o.name, "only valid on the command line");
     const auto* desc = find_option(t.all, name);
     if (!desc) throw Error(path, o.line, o.name, "unknown option" + suggestion(t.all, o.name));
-    if (!by_name.count(name)) order.push_back(name);
-    by_name[name].push_back(&o);
+    auto [it, first] = by_name.try_emplace(name, Occurrences{desc, {}});
+    if (first) order.push_back(name);
+    it->second.lines.push_back(&o);
   }
   for (const auto& name : order) {
     if (vm.count(name) && !vm[name].defaulted()) continue;
-    const auto& lines = by_name[name];
-    const auto* desc = t.all.find_nothrow(name, false, false, false);
+    const auto& [desc, lines] = by_name.at(name);
     const bool repeatable = desc->semantic()->max_tokens() > 1 || desc->semantic()->is_composing();
     po::parsed_options parsed(&t.all);
     po::option opt;
