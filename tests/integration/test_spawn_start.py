@@ -2,7 +2,7 @@
 session's path). A request that needs no DNS is answered without it, and without libunbound.so.8 even
 loaded; a request that needs DNS is answered through it; a broken resolver configuration, or a libunbound
 that cannot be loaded, still ends the process with start-up's exit status 2. The daemon loads the library
-at start and fails there without it."""
+at start and fails there without it. Nor does a spawned process map libsystemd or libspdlog."""
 
 import os
 import select
@@ -53,6 +53,12 @@ class SpawnStart(unittest.TestCase):
             first = self.exchange(proc, skip_request("m.1"))
             self.assertTrue(first.startswith("action=prepend X-Comment: SPF check N/A"), first)
             self.assertFalse(self.maps_libunbound(proc.pid), "libunbound loaded for a request without DNS")
+            # Nor the other libraries a spawned process's start is spared: libsystemd (loaded for socket
+            # activation or the journal only) and libspdlog (used header-only).
+            mapped = self.mapped_libraries(proc.pid)
+            self.assertTrue([m for m in mapped if m.startswith("libstdc++.so")], "the maps were read: %r" % mapped)
+            for lib in ("libsystemd.so", "libspdlog.so"):
+                self.assertFalse([m for m in mapped if m.startswith(lib)], "%s mapped: %r" % (lib, mapped))
             second = self.exchange(proc, dns_request("m.2"))
             self.assertTrue(second.startswith("action=prepend Received-SPF: Pass (mailfrom)"), second)
             self.assertTrue(self.maps_libunbound(proc.pid), "a lookup was answered: libunbound must be mapped")
@@ -110,6 +116,11 @@ class SpawnStart(unittest.TestCase):
     def maps_libunbound(pid):
         with open("/proc/%d/maps" % pid) as f:
             return "libunbound.so" in f.read()
+
+    @staticmethod
+    def mapped_libraries(pid):
+        with open("/proc/%d/maps" % pid) as f:
+            return sorted({os.path.basename(line.split()[-1]) for line in f if ".so" in line.split()[-1]})
 
     def test_a_broken_resolver_configuration_exits_2_at_the_first_lookup(self):
         bad = os.path.join(self.dir, "bad-unbound.conf")
