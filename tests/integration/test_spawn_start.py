@@ -52,16 +52,16 @@ class SpawnStart(unittest.TestCase):
         try:
             first = self.exchange(proc, skip_request("m.1"))
             self.assertTrue(first.startswith("action=prepend X-Comment: SPF check N/A"), first)
-            self.assertFalse(self.maps_libunbound(proc.pid), "libunbound loaded for a request without DNS")
+            self.assertFalse(self.maps(proc.pid, "libunbound.so"), "libunbound loaded for a request without DNS")
             # Nor the other libraries a spawned process's start is spared: libsystemd (loaded for socket
             # activation or the journal only) and libspdlog (used header-only).
             mapped = self.mapped_libraries(proc.pid)
-            self.assertTrue([m for m in mapped if m.startswith("libstdc++.so")], "the maps were read: %r" % mapped)
+            self.assertTrue(self.maps(proc.pid, "libstdc++.so"), "the maps were read: %r" % mapped)
             for lib in ("libsystemd.so", "libspdlog.so"):
-                self.assertFalse([m for m in mapped if m.startswith(lib)], "%s mapped: %r" % (lib, mapped))
+                self.assertFalse(self.maps(proc.pid, lib), "%s mapped: %r" % (lib, mapped))
             second = self.exchange(proc, dns_request("m.2"))
             self.assertTrue(second.startswith("action=prepend Received-SPF: Pass (mailfrom)"), second)
-            self.assertTrue(self.maps_libunbound(proc.pid), "a lookup was answered: libunbound must be mapped")
+            self.assertTrue(self.maps(proc.pid, "libunbound.so"), "a lookup was answered: libunbound must be mapped")
         finally:
             proc.stdin.close()
             proc.wait(timeout=30)
@@ -113,14 +113,14 @@ class SpawnStart(unittest.TestCase):
         return reply.decode()
 
     @staticmethod
-    def maps_libunbound(pid):
-        with open("/proc/%d/maps" % pid) as f:
-            return "libunbound.so" in f.read()
-
-    @staticmethod
     def mapped_libraries(pid):
+        """The file names of the shared objects mapped into process `pid`."""
         with open("/proc/%d/maps" % pid) as f:
-            return sorted({os.path.basename(line.split()[-1]) for line in f if ".so" in line.split()[-1]})
+            paths = (line.split()[-1] for line in f)
+            return sorted({os.path.basename(p) for p in paths if ".so" in p})
+
+    def maps(self, pid, lib):
+        return any(m.startswith(lib) for m in self.mapped_libraries(pid))
 
     def test_a_broken_resolver_configuration_exits_2_at_the_first_lookup(self):
         bad = os.path.join(self.dir, "bad-unbound.conf")
