@@ -499,6 +499,8 @@ void build(Table& t, Settings& s) {
        }), "DNSSEC root trust anchor; none when resolver-config brings its own (default /usr/share/dns/root.key)")
       ("dnssec", flag(s.dnssec), "validate DNSSEC (default yes)")
       ("dns-query-timeout", dur(s.dns_query_timeout), "time one DNS query may take (default 10s)")
+      ("dns-max-outstanding", count(s.dns_max_outstanding),
+       "DNS queries with libunbound at once, 1-1000; more wait their turn (default 256)")
       ("dns-cache-size", po::value<std::string>()->notifier([&s](const std::string& v) {
          const std::string size = ascii_lower(trim(v));
          std::size_t n = 0;
@@ -653,6 +655,8 @@ void check_whole(Loaded& l) {
       s.write_timeout <= Millis(0) || s.dns_query_timeout <= Millis(0))
     throw Error("timeouts must be greater than zero");
   if (s.max_connections == 0) throw Error("max-connections must be at least 1");
+  if (s.dns_max_outstanding < 1 || s.dns_max_outstanding > Settings::kMaxDnsOutstanding)
+    throw Error("dns-max-outstanding must be between 1 and " + std::to_string(Settings::kMaxDnsOutstanding));
   if (s.threads > Settings::kMaxThreads)
     throw Error("threads must be at most " + std::to_string(Settings::kMaxThreads) + " (0: one per core)");
   if (s.max_line_length < 64 || s.max_attributes < 1 || s.max_request_bytes < s.max_line_length)

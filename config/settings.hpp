@@ -138,6 +138,10 @@ struct Settings {
   std::string trust_anchor_file = "/usr/share/dns/root.key";  // empty: none (resolver-config has anchors)
   bool dnssec = true;
   Millis dns_query_timeout{10'000};
+  // Queries with libunbound at once (policy/dns/unbound_resolver.hpp); more wait their turn, FIFO, their
+  // deadlines running. Under libunbound's num-queries-per-thread (1024), which would drop queries instead.
+  static constexpr std::size_t kMaxDnsOutstanding = 1000;
+  std::size_t dns_max_outstanding = 256;     // dns-max-outstanding
   std::size_t dns_cache_bytes = 4u << 20;    // libunbound msg-cache-size; the RRset cache gets twice this
   // In-process answer cache in front of libunbound (policy/dns/caching_resolver.hpp): 0 entries turns it off.
   std::size_t dns_cache_entries = 20000;     // dns-cache-entries

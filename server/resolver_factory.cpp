@@ -75,6 +75,7 @@ std::unique_ptr<dns::Resolver> make_shared_resolver(boost::asio::io_context& io,
   o.trust_anchor_file = s.trust_anchor_file;
   o.validate = s.dnssec;
   o.query_timeout = s.dns_query_timeout;
+  o.max_outstanding = s.dns_max_outstanding;
   o.msg_cache_bytes = s.dns_cache_bytes;
   o.rrset_cache_bytes = 2 * s.dns_cache_bytes;
   std::unique_ptr<dns::Resolver> resolver;

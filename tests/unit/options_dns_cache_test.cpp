@@ -1,4 +1,5 @@
-// The answer cache's options: dns-cache-entries and dns-cache-memory, on the command line and in the file.
+// The DNS options of the resolver and its answer cache: dns-cache-entries, dns-cache-memory and
+// dns-max-outstanding, on the command line and in the file.
 #include "config/error.hpp"
 #include "config/options.hpp"
 
@@ -55,4 +56,19 @@ TEST(DnsCacheOptions, ReadFromTheFileToo) {
   std::filesystem::remove(path);
   EXPECT_EQ(s.dns_cache_entries, 1234u);
   EXPECT_EQ(s.dns_cache_memory, 2u << 20);
+}
+
+TEST(DnsMaxOutstanding, DefaultTakenAndBounded) {
+  EXPECT_EQ(load({}).settings.dns_max_outstanding, 256u);
+  EXPECT_EQ(load({"--dns-max-outstanding=32"}).settings.dns_max_outstanding, 32u);
+  EXPECT_EQ(load({"--dns-max-outstanding=1"}).settings.dns_max_outstanding, 1u);
+  EXPECT_EQ(load({"--dns-max-outstanding=1000"}).settings.dns_max_outstanding, 1000u);
+  for (const char* bad : {"--dns-max-outstanding=0", "--dns-max-outstanding=1001"}) {
+    const std::string e = error_of({bad});
+    EXPECT_NE(e.find("dns-max-outstanding must be between 1 and 1000"), std::string::npos) << bad << ": " << e;
+  }
+  for (const char* bad : {"-5", "lots"}) {
+    const std::string e = error_of({std::string("--dns-max-outstanding=") + bad});
+    EXPECT_NE(e.find(std::string("'") + bad + "'"), std::string::npos) << bad << ": " << e;
+  }
 }
