@@ -11,8 +11,8 @@
 #                  fuzz target) fails the run, even where the test itself did not notice: reports go to
 #                  build-fuzz/sanitizer-reports/, which must stay empty.
 #  3. build-tsan/  clang with ThreadSanitizer, the daemon, unit_common and unit_codec alone: the worker-thread
-#                  tests (threads_integration, the metrics counted and the peer warnings rate-limited from
-#                  several threads) again, where any data race between the threads is a report (into the
+#                  tests (threads_integration, the metrics counted, the peer warnings rate-limited and the
+#                  stderr lines written from several threads) again, where any data race between the threads is a report (into the
 #                  same directory).
 # SPFGATE_SANITIZERS=no skips the second and third builds (a quicker local run; CI does all three).
 set -eu
@@ -41,7 +41,7 @@ CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo 
   -DSPFGATE_TSAN=ON -DSPFGATE_BENCH=OFF
 cmake --build build-tsan -j2 --target spfgate unit_common unit_codec
 TSAN_OPTIONS="log_path=$reports/tsan:second_deadlock_stack=1" \
-  ctest --test-dir build-tsan --output-on-failure --timeout 600 -R '^(threads_integration|Metrics\..*|RateLimitedLogTest\..*)$' "$@" || status=$?
+  ctest --test-dir build-tsan --output-on-failure --timeout 600 -R '^(threads_integration|Metrics\..*|RateLimitedLogTest\..*|StderrLogTest\..*)$' "$@" || status=$?
 if [ -n "$(ls -A "$reports")" ]; then
   echo "sanitizer reports (build-fuzz/sanitizer-reports):" >&2
   for f in "$reports"/*; do

@@ -2,12 +2,17 @@
 
 #include "server/systemd.hpp"
 
-#include <spdlog/sinks/dist_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/syslog_sink.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <shared_mutex>
 #include <stdexcept>
 #include <string>
 
@@ -43,22 +48,134 @@ spdlog::level::level_enum level_for(const config::Settings& s) {
 
 namespace {
 
-// The distributing sink all lines go through, its target replaced under its own mutex: a worker thread's
-// line waits for the new target instead of going nowhere while a reload swaps it.
-class LogTargets final : public spdlog::sinks::dist_sink_mt {
+// This thread's stderr lines: its copy of the pattern, the lines not yet written, the loop they wait for.
+struct ThreadLines {
+  boost::asio::io_context* io = nullptr;  // set by batch_log_lines_on(): lines below warning wait for it
+  bool flush_posted = false;
+  std::unique_ptr<spdlog::formatter> formatter;
+  std::uint64_t formatter_version = 0;
+  spdlog::memory_buf_t line;
+  spdlog::memory_buf_t pending;
+
+  // One write(2) for everything pending: whole lines, so the kernel keeps them together whichever thread
+  // writes next (writes to one file are serialised; a pipe's are atomic up to PIPE_BUF, which `pending`
+  // never exceeds but for a single longer line).
+  void write_out() noexcept {
+    const char* p = pending.data();
+    std::size_t n = pending.size();
+    while (n > 0) {
+      const ssize_t w = ::write(STDERR_FILENO, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        break;  // nowhere left to say so
+      }
+      p += w;
+      n -= static_cast<std::size_t>(w);
+    }
+    pending.clear();
+  }
+  ~ThreadLines() { write_out(); }
+};
+
+thread_local ThreadLines thread_lines;
+
+std::atomic<std::uint64_t> formatter_versions{0};
+
+// stderr without a lock on the way: each thread formats with its own copy of the pattern and hands whole
+// lines to write(2). On a thread that runs an io_context (batch_log_lines_on()), lines below warning wait
+// until the handlers ready now have run (a posted flush), so that a busy worker writes one batch per turn
+// of its loop instead of a line per request, after its replies rather than before them. Warnings and
+// errors, and every line of a thread without a loop, are written at once.
+class StderrSink final : public spdlog::sinks::sink {
+ public:
+  explicit StderrSink(const std::string& pattern) { set_pattern(pattern); }
+
+  void log(const spdlog::details::log_msg& msg) override {
+    ThreadLines& t = thread_lines;
+    if (!t.formatter || t.formatter_version != version_.load(std::memory_order_acquire)) {
+      std::lock_guard lock(mutex_);
+      t.formatter = formatter_->clone();
+      t.formatter_version = version_.load(std::memory_order_relaxed);
+    }
+    t.line.clear();
+    t.formatter->format(msg, t.line);
+    if (t.pending.size() + t.line.size() > PIPE_BUF) t.write_out();
+    t.pending.append(t.line.data(), t.line.data() + t.line.size());
+    if (!t.io || msg.level >= spdlog::level::warn) {
+      t.write_out();
+      return;
+    }
+    if (!t.flush_posted) {
+      t.flush_posted = true;
+      boost::asio::post(*t.io, [] {
+        thread_lines.flush_posted = false;
+        thread_lines.write_out();
+      });
+    }
+  }
+  // The calling thread's lines; another thread's follow when its loop comes round.
+  void flush() override { thread_lines.write_out(); }
+  void set_pattern(const std::string& pattern) override {
+    set_formatter(std::make_unique<spdlog::pattern_formatter>(pattern));
+  }
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+    std::lock_guard lock(mutex_);
+    formatter_ = std::move(formatter);
+    version_.store(++formatter_versions, std::memory_order_release);  // unique across sinks
+  }
+
+ private:
+  std::mutex mutex_;  // guards formatter_ (the pattern the threads copy)
+  std::unique_ptr<spdlog::formatter> formatter_;
+  std::atomic<std::uint64_t> version_{0};
+};
+
+// The sink all lines go through, its target replaced under an exclusive lock: a worker thread's line
+// waits for the new target instead of going nowhere while a reload swaps it. Lines themselves take the
+// lock shared, so the threads do not queue behind each other's lines: every target is safe to call from
+// several threads at once (StderrSink; syslog(3) and sd_journal_send(3) are thread-safe, and those sinks
+// take the message as logged, without formatting).
+class LogTargets final : public spdlog::sinks::sink {
  public:
   template <class Make>
   void replace(Make make) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_lock lock(mutex_);
     // The previous target goes first: a syslog sink calls closelog() when destroyed, which resets the
     // ident that the new sink's openlog() set (lines would go out as "spfgate[pid]" whatever
     // syslog-ident says).
-    sinks_.clear();
-    sinks_.push_back(make());
+    target_.reset();
+    target_ = make();
   }
+  void log(const spdlog::details::log_msg& msg) override {
+    std::shared_lock lock(mutex_);
+    if (target_) target_->log(msg);
+  }
+  void flush() override {
+    std::shared_lock lock(mutex_);
+    if (target_) target_->flush();
+  }
+  // Each target has its own pattern, set when it is made.
+  void set_pattern(const std::string&) override {}
+  void set_formatter(std::unique_ptr<spdlog::formatter>) override {}
+
+ private:
+  std::shared_mutex mutex_;  // guards target_
+  spdlog::sink_ptr target_;
 };
 
 }  // namespace
+
+void batch_log_lines_on(boost::asio::io_context& io) {
+  thread_lines.write_out();
+  thread_lines.io = &io;
+  thread_lines.flush_posted = false;
+}
+
+void end_batched_log_lines() {
+  thread_lines.io = nullptr;
+  thread_lines.flush_posted = false;
+  thread_lines.write_out();
+}
 
 void setup_logging(const config::Settings& s) {
   const config::LogTarget target = s.log_target.value_or(s.spawn ? config::LogTarget::Syslog : config::LogTarget::Stderr);
@@ -73,17 +190,16 @@ void setup_logging(const config::Settings& s) {
   if (!targets) {
     targets = std::make_shared<LogTargets>();
     auto logger = std::make_shared<spdlog::logger>("spfgate", targets);
-    logger->flush_on(spdlog::level::trace);
+    // Never flushed by the logger: StderrSink writes when it should, the other targets do not buffer.
+    logger->flush_on(spdlog::level::off);
     spdlog::set_default_logger(std::move(logger));
   }
-  // The target itself needs no lock of its own: the distributing sink calls it under its mutex.
   targets->replace([&]() -> spdlog::sink_ptr {
     spdlog::sink_ptr sink;
     switch (target) {
       case config::LogTarget::Stderr:
-        sink = std::make_shared<spdlog::sinks::stderr_sink_st>();
         // The pid written in, not %P: that flag calls getpid() for every line (a system call per request).
-        sink->set_pattern("%Y-%m-%d %H:%M:%S.%e spfgate[" + std::to_string(::getpid()) + "]: %^%l%$: %v");
+        sink = std::make_shared<StderrSink>("%Y-%m-%d %H:%M:%S.%e spfgate[" + std::to_string(::getpid()) + "]: %l: %v");
         break;
       case config::LogTarget::Syslog:
         sink = std::make_shared<spdlog::sinks::syslog_sink_st>(s.syslog_ident, LOG_PID, facility, false);

@@ -8,6 +8,9 @@
 // pypolicyd-spf's debugLevel unless log-level is set: -1 off, 0 error, 1 info (one line per decision),
 // 2 debug (every check), 3+ trace (every DNS query).
 // Peer-triggered warnings go through RateLimitedLog so a hostile client cannot flood the log.
+// On stderr, a thread that runs an io_context writes its lines below warning together, once the
+// handlers ready now have run (batch_log_lines_on()): one write(2) per turn of a busy loop instead of one
+// per request, and no thread waits for another's line. Warnings and errors are written at once.
 // Failure: setup_logging() throws std::runtime_error when the target cannot be opened.
 #pragma once
 
@@ -20,9 +23,19 @@
 #include <string>
 #include <unordered_map>
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace spfgate::server {
 
 void setup_logging(const config::Settings& settings);
+
+// On the thread that is about to run `io`: its stderr lines below warning wait for the handlers that are
+// ready to have run, then go out in one write(2) (a flush posted to `io`). end_batched_log_lines(), once
+// run() has returned, writes what is left and makes every later line of the thread go out at once.
+void batch_log_lines_on(boost::asio::io_context& io);
+void end_batched_log_lines();
 
 spdlog::level::level_enum level_for(const config::Settings& settings);
 

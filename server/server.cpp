@@ -157,9 +157,11 @@ void Server::start_workers() {
       ::pthread_setname_np(::pthread_self(), name.c_str());
       // Idle until stop_workers(): connections arrive from the main thread at any time.
       auto keep = asio::make_work_guard(*io);
+      batch_log_lines_on(*io);
       for (;;) {
         try {
           io->run();
+          end_batched_log_lines();
           return;
         } catch (const std::exception& e) {
           // Nothing a peer does throws out of a connection; if something does, keep serving the others.
@@ -558,7 +560,9 @@ int Server::run() {
   if (workers_.size() > 1) spdlog::info("spfgate {} ready, {} threads", SPFGATE_VERSION, workers_.size());
   else spdlog::log(lifecycle, "spfgate {} ready", SPFGATE_VERSION);
   start_workers();
+  batch_log_lines_on(*io_);
   io_->run();
+  end_batched_log_lines();
   stop_workers();
   spdlog::log(lifecycle, "stopped");
   return 0;
