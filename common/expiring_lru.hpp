@@ -45,14 +45,18 @@ class ExpiringLru {
 
   void store(const std::string& key, Value value, time_point expires) {
     if (max_entries_ == 0) return;
-    if (auto it = index_.find(std::string_view(key)); it != index_.end()) {
-      it->second->value = std::move(value);
-      it->second->expires = expires;
-      entries_.splice(entries_.begin(), entries_, it->second);
+    // The entry goes in first, so that the index can refer to its key: one lookup, new key or not.
+    entries_.push_front(Entry{key, std::move(value), expires});
+    const auto [it, inserted] = index_.try_emplace(std::string_view(entries_.front().key), entries_.begin());
+    if (!inserted) {
+      // Present already (rare: the callers store after a miss): the old entry takes the new value.
+      const auto old = it->second;
+      old->value = std::move(entries_.front().value);
+      old->expires = expires;
+      entries_.pop_front();
+      entries_.splice(entries_.begin(), entries_, old);
       return;
     }
-    entries_.push_front(Entry{key, std::move(value), expires});
-    index_.emplace(std::string_view(entries_.front().key), entries_.begin());
     while (index_.size() > max_entries_) {
       index_.erase(std::string_view(entries_.back().key));
       entries_.pop_back();

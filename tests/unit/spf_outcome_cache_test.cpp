@@ -205,6 +205,21 @@ TEST(ExpiringLru, BoundedLeastRecentlyUsedFirstAndExpiring) {
   EXPECT_EQ(none.find("a", now), nullptr);
 }
 
+TEST(ExpiringLru, StoringAPresentKeyKeepsOneEntryAndMakesItTheMostRecent) {
+  ExpiringLru<std::string> lru(2);
+  const auto now = std::chrono::steady_clock::now();
+  lru.store("a", "1", now + std::chrono::seconds(10));
+  lru.store("b", "2", now + std::chrono::seconds(10));
+  lru.store("a", "3", now + std::chrono::seconds(10));  // a is now the most recently used, b the least
+  EXPECT_EQ(lru.size(), 2u);
+  lru.store("c", "4", now + std::chrono::seconds(10));
+  EXPECT_EQ(lru.find("b", now), nullptr);
+  ASSERT_NE(lru.find("a", now), nullptr);
+  EXPECT_EQ(*lru.find("a", now), "3");
+  EXPECT_EQ(*lru.find("c", now), "4");
+  EXPECT_EQ(lru.size(), 2u);
+}
+
 TEST(OutcomeCache, AllCachedIsAllOrNothingAndCheckHostsKeepsTheOrder) {
   Fixture t;
   const Request known = request("192.0.2.10", "alice@example.com");
