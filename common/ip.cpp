@@ -39,7 +39,22 @@ IpAddress unmap(const IpAddress& address) {
   return address;
 }
 
-std::string to_string(const IpAddress& address) { return address.to_string(); }
+std::string to_string(const IpAddress& address) {
+  if (!address.is_v4()) return address.to_string();
+  // IPv4 by hand: Boost's goes through inet_ntop, which prints each octet with sprintf (2,000 of a warm
+  // request's 63,000 instructions for the client-ip of its headers).
+  const auto octets = address.to_v4().to_bytes();
+  std::string out;
+  out.reserve(15);
+  for (std::size_t i = 0; i < octets.size(); ++i) {
+    const unsigned v = octets[i];
+    if (i > 0) out += '.';
+    if (v >= 100) out += static_cast<char>('0' + v / 100);
+    if (v >= 10) out += static_cast<char>('0' + v / 10 % 10);
+    out += static_cast<char>('0' + v % 10);
+  }
+  return out;
+}
 
 void append_octets(std::string& key, const IpAddress& address) {
   const IpAddress ip = unmap(address);

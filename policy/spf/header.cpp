@@ -179,7 +179,7 @@ void append_pypolicyd_pairs(std::string& out, const HeaderInputs& in, bool in_co
     else append_pypolicyd_value(out, v, max);
   };
   out += "client-ip=";
-  out += in.client.to_string();  // an address we parsed: hex digits, dots and colons only
+  out += spfgate::to_string(in.client);  // an address we parsed: hex digits, dots and colons only
   out += "; helo=";
   value(in.helo, b.host);
   out += "; envelope-from=";
@@ -234,7 +234,7 @@ HeaderField received_spf_rfc7208(const Outcome& outcome, Identity identity, cons
   h.value = fitted(kMaxHeaderLine - kReceivedSpf.size() - 2, [&](const Bounds& b) {
     // The comment names the identity checked: the sender mailbox for MAIL FROM, the HELO name for HELO.
     const std::string who = sanitize(identity == Identity::MailFrom ? in.sender : in.helo, b.comment);
-    const std::string ip = in.client.to_string();
+    const std::string ip = spfgate::to_string(in.client);
     std::string text;
     switch (outcome.result) {
       case Result::Pass: text = "domain of " + who + " designates " + ip + " as permitted sender"; break;
@@ -346,7 +346,7 @@ std::string resinfo(std::string_view method, std::string_view result, std::strin
 }
 
 std::string resinfo_iprev(std::string_view result, const IpAddress& client, std::string_view comment) {
-  const std::string ip = client.to_string();
+  const std::string ip = spfgate::to_string(client);
   return resinfo("iprev", result, comment, {{"policy.iprev", ip}});
 }
 

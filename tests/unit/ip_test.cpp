@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 using spfgate::Cidr;
 using spfgate::append_octets;
 using spfgate::parse_ip;
@@ -57,4 +59,20 @@ TEST(AppendOctets, FourOrSixteenOctetsAndMappedIsIpv4) {
   EXPECT_EQ(v6.size(), 16u);
   EXPECT_EQ(static_cast<unsigned char>(v6[0]), 0x20u);
   EXPECT_EQ(static_cast<unsigned char>(v6[15]), 0x01u);
+}
+
+TEST(IpToString, Ipv4PrintedByHandAsBoostAndInetNtopPrintIt) {
+  // Every octet value in each position, and the forms with leading digits that a slip would drop.
+  for (unsigned v = 0; v < 256; ++v) {
+    const std::array<unsigned char, 4> shapes[] = {{static_cast<unsigned char>(v), 0, 0, 0},
+                                                   {1, static_cast<unsigned char>(v), 10, 100},
+                                                   {255, 99, static_cast<unsigned char>(v), 9},
+                                                   {192, 0, 2, static_cast<unsigned char>(v)}};
+    for (const auto& b : shapes) {
+      const boost::asio::ip::address ip{boost::asio::ip::address_v4(b)};
+      EXPECT_EQ(spfgate::to_string(ip), ip.to_string());
+    }
+  }
+  EXPECT_EQ(spfgate::to_string(*parse_ip("2001:db8::1")), "2001:db8::1");
+  EXPECT_EQ(spfgate::to_string(*parse_ip("::ffff:192.0.2.1")), "::ffff:192.0.2.1") << "a mapped address stays IPv6";
 }
