@@ -87,7 +87,7 @@ void Metrics::append_key(std::string& key, std::initializer_list<std::string_vie
 
 double* Metrics::slot(Shard& shard, std::size_t id, std::initializer_list<std::string_view> values) {
   if (id >= shard.series.size()) return nullptr;
-  Series& series = shard.series[id];
+  ShardSeries& series = shard.series[id];
   shard.key.clear();
   append_key(shard.key, values);
   auto it = series.find(shard.key);

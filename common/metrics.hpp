@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace spfgate {
@@ -57,6 +58,9 @@ class Metrics {
 
  private:
   using Series = std::map<std::string, double, std::less<>>;  // key: label values joined by '\x1f'
+  // A thread's own series are hashed (a handful of updates on every request); the totals, which are
+  // printed, stay sorted.
+  using ShardSeries = std::unordered_map<std::string, double>;
   struct Family {
     std::string name, help;
     Type type;
@@ -74,7 +78,7 @@ class Metrics {
   struct Shard {
     std::thread::id owner;
     std::mutex mutex;  // taken by its thread for every update, and by a reader adding the shards up
-    std::vector<Series> series;  // per family
+    std::vector<ShardSeries> series;  // per family
     Histogram requests, dns;
     std::string key;  // reused buffer: no allocation per increment once warm
   };
