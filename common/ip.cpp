@@ -125,6 +125,6 @@ bool Cidr::contains(const IpAddress& address) const noexcept {
   return plain != address && network.is_v4() == plain.is_v4() && prefix_match(network, plain, prefix);
 }
 
-std::string Cidr::to_string() const { return network.to_string() + "/" + std::to_string(prefix); }
+std::string Cidr::to_string() const { return spfgate::to_string(network) + "/" + std::to_string(prefix); }
 
 }  // namespace spfgate

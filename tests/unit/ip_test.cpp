@@ -76,3 +76,9 @@ TEST(IpToString, Ipv4PrintedByHandAsBoostAndInetNtopPrintIt) {
   EXPECT_EQ(spfgate::to_string(*parse_ip("2001:db8::1")), "2001:db8::1");
   EXPECT_EQ(spfgate::to_string(*parse_ip("::ffff:192.0.2.1")), "::ffff:192.0.2.1") << "a mapped address stays IPv6";
 }
+
+TEST(CidrToString, NetworkAndPrefix) {
+  EXPECT_EQ(Cidr::parse("127.0.0.1")->to_string(), "127.0.0.1/32");
+  EXPECT_EQ(Cidr::parse("10.100.0.0/16")->to_string(), "10.100.0.0/16");
+  EXPECT_EQ(Cidr::parse("2001:db8::/32")->to_string(), "2001:db8::/32");
+}
