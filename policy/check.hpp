@@ -12,8 +12,9 @@
 //   5. The Engine applies TestOnly, stores the outcome in the per-message cache, and returns the answer
 //      and the decision log line; the server writes "action=...".
 //
-// A Check is small: a name, whether it needs DNS, and evaluate() (with, for a DNS check, an optional
-// evaluate_now() for when its cached results suffice). It is built from its configuration when
+// A Check is small: a name, whether it needs DNS, and evaluate() (with evaluate_now() for when the verdict
+// can be had without waiting: always for a LocalCheck, for a DNS check when its cached results suffice).
+// It is built from its configuration when
 // the configuration is loaded (a bad value throws config::Error then, never while serving) and is
 // immutable afterwards, so one instance serves all connections of a worker (each worker thread builds its
 // own Engine); the one exception is a cache of results (the SPF checks' spf::OutcomeCache), mutable on
@@ -84,10 +85,24 @@ class Check {
   // False for checks that decide from the request alone; they run first, in order, before any DNS.
   virtual bool needs_dns() const = 0;
   virtual boost::asio::awaitable<Verdict> evaluate(const PolicyRequest& request, CheckContext& context) const = 0;
-  // A DNS check's verdict when it can be had without waiting (every result it needs is in its cache):
+  // The verdict when it can be had without waiting (a DNS check: every result it needs is in its cache):
   // exactly what evaluate() would return. Nothing: the pipeline runs evaluate(). The warm path of every
   // request, which thus starts no coroutine for the check.
   virtual std::optional<Verdict> evaluate_now(const PolicyRequest&, CheckContext&) const { return std::nullopt; }
+};
+
+// A check that decides from the request alone, at once (bypass lists, helo_access, HELO syntax): it
+// implements verdict_for(), and evaluate() and evaluate_now() both return that.
+class LocalCheck : public Check {
+ public:
+  bool needs_dns() const final { return false; }
+  virtual Verdict verdict_for(const PolicyRequest& request) const = 0;
+  boost::asio::awaitable<Verdict> evaluate(const PolicyRequest& request, CheckContext&) const final {
+    co_return verdict_for(request);
+  }
+  std::optional<Verdict> evaluate_now(const PolicyRequest& request, CheckContext&) const final {
+    return verdict_for(request);
+  }
 };
 
 }  // namespace spfgate::policy

@@ -156,19 +156,50 @@ Answer Engine::finish(const PolicyRequest& request, Decision d, const std::vecto
 
 asio::awaitable<Answer> Engine::handle(const PolicyRequest& request, dns::Resolver& resolver, MessageCache& cache,
                                        dns::Deadline deadline, bool details) const {
+  Started s = start(request, resolver, cache, deadline, details);
+  if (s.answer) co_return std::move(*s.answer);
+  co_return co_await resume(request, std::move(s.work));
+}
+
+Engine::Work::Work(const Engine& e, dns::Resolver& resolver, std::optional<IpAddress> client, dns::Deadline deadline,
+                   MessageCache* c, bool d)
+    : engine(e),
+      evidence(resolver, client, deadline, &e.iprev_cache_),
+      context{resolver, deadline, evidence, false},
+      cache(c),
+      details(d) {}
+
+Engine::Started Engine::start(const PolicyRequest& request, dns::Resolver& resolver, MessageCache& cache,
+                              dns::Deadline deadline, bool details) const {
   // Per_User (pypolicyd-spf): a listed recipient is evaluated with its own settings, fresh, without the
   // per-message cache (its answer is neither taken from it nor stored in it).
   if (!request.recipient.empty())
-    if (auto user = engine_for(request.recipient)) co_return co_await user->evaluate(request, resolver, nullptr, deadline, details);
-  co_return co_await evaluate(request, resolver, &cache, deadline, details);
+    if (auto user = engine_for(request.recipient)) {
+      Started s = user->begin(request, resolver, nullptr, deadline, details);
+      if (s.work) s.work->keep = std::move(user);
+      return s;
+    }
+  return begin(request, resolver, &cache, deadline, details);
 }
 
-asio::awaitable<Answer> Engine::evaluate(const PolicyRequest& request, dns::Resolver& resolver, MessageCache* cache,
-                                         dns::Deadline deadline, bool details) const {
+asio::awaitable<Answer> Engine::resume(const PolicyRequest& request, std::unique_ptr<Work> work) {
+  co_await work->engine.pipeline_.finish(request, work->context, work->progress);
+  co_return work->engine.conclude(request, *work);
+}
+
+Answer Engine::conclude(const PolicyRequest& request, Work& work) const {
+  std::vector<Verdict> verdicts = Pipeline::verdicts(work.progress);
+  Decision d = decide(verdicts, *settings_, request.can_prepend());
+  return finish(request, std::move(d), verdicts, work.cache, work.details);
+}
+
+Engine::Started Engine::begin(const PolicyRequest& request, dns::Resolver& resolver, MessageCache* cache,
+                              dns::Deadline deadline, bool details) const {
+  auto answered = [](Answer a) { return Started{std::move(a), nullptr}; };
   if (settings_->mock) {
     Answer a;
     a.action = "dunno mock header field that should be ignored";
-    co_return a;
+    return answered(std::move(a));
   }
   if (cache && !request.instance.empty()) {
     std::optional<Answer> repeated =
@@ -195,7 +226,7 @@ asio::awaitable<Answer> Engine::evaluate(const PolicyRequest& request, dns::Reso
           }
           return a;
         });
-    if (repeated) co_return std::move(*repeated);
+    if (repeated) return answered(std::move(*repeated));
   }
   const bool have_client = request.client || settings_->prospective;
   if (!have_client) {
@@ -205,14 +236,12 @@ asio::awaitable<Answer> Engine::evaluate(const PolicyRequest& request, dns::Reso
     if (!request.client_address.empty())
       a.log_line = prefix(request) + "invalid client_address \"" + loggable(request.client_address) +
                    "\": not checked";
-    co_return a;
+    return answered(std::move(a));
   }
   const std::optional<IpAddress> client = settings_->prospective ? settings_->prospective : request.client;
-  Evidence evidence(resolver, client, deadline, &iprev_cache_);
-  CheckContext ctx{resolver, deadline, evidence, false};
-  std::vector<Verdict> verdicts = co_await pipeline_.run(request, ctx);
-  Decision d = decide(verdicts, *settings_, request.can_prepend());
-  co_return finish(request, std::move(d), verdicts, cache, details);
+  auto work = std::make_unique<Work>(*this, resolver, client, deadline, cache, details);
+  if (pipeline_.start(request, work->context, work->progress)) return answered(conclude(request, *work));
+  return Started{std::nullopt, std::move(work)};
 }
 
 asio::awaitable<Engine::Explanation> Engine::explain(const PolicyRequest& request, dns::Resolver& resolver,

@@ -13,6 +13,14 @@
 // An Engine is immutable and shared by all connections; a reload builds a new one while requests in
 // flight finish on the old one. The MessageCache and the Resolver outlive engines; the caches of results
 // (iprev here, SPF in its check) belong to the engine, so a reload starts them afresh.
+// In two parts, for the server's warm path: start() does everything that needs no waiting (Mock, the
+// per-message cache, the local checks, every DNS check whose results are cached) and returns the answer
+// when that was all, with no coroutine and no timer; otherwise the Work for resume(), which runs the DNS
+// checks still to run and decides. handle() is the two together:
+//   Engine::Started s = engine->start(request, resolver, cache, deadline);
+//   Answer a = s.answer ? std::move(*s.answer) : co_await Engine::resume(request, std::move(s.work));
+// The request, resolver and cache must outlive resume(), and so must this Engine (a Per_User engine is
+// held by the Work itself).
 // Failure: handle() does not throw for anything a peer or DNS can cause.
 #pragma once
 
@@ -54,6 +62,29 @@ class Engine {
   boost::asio::awaitable<Answer> handle(const PolicyRequest& request, dns::Resolver& resolver,
                                         MessageCache& cache, dns::Deadline deadline, bool details = true) const;
 
+  // What start() leaves to resume(): the checks still to run and what they share (the request's Evidence).
+  struct Work {
+    Work(const Engine& engine, dns::Resolver& resolver, std::optional<IpAddress> client, dns::Deadline deadline,
+         MessageCache* cache, bool details);
+    Work(const Work&) = delete;
+    Work& operator=(const Work&) = delete;
+    const Engine& engine;                // the one that started it
+    std::shared_ptr<const Engine> keep;  // that engine, when it is a Per_User one
+    Evidence evidence;
+    CheckContext context;                // refers to `evidence`
+    Pipeline::Progress progress;
+    MessageCache* cache;                 // null for a Per_User engine
+    bool details;
+  };
+  // Exactly one of the two is set.
+  struct Started {
+    std::optional<Answer> answer;
+    std::unique_ptr<Work> work;
+  };
+  Started start(const PolicyRequest& request, dns::Resolver& resolver, MessageCache& cache, dns::Deadline deadline,
+                bool details = true) const;
+  static boost::asio::awaitable<Answer> resume(const PolicyRequest& request, std::unique_ptr<Work> work);
+
   // For `spfgate check`: the same pipeline and decision with tracing on, without the per-message cache
   // and without TestOnly; returns the answer and every verdict (with its trace).
   struct Explanation {
@@ -79,8 +110,10 @@ class Engine {
  private:
   Answer finish(const PolicyRequest& request, Decision decision, const std::vector<Verdict>& verdicts,
                 MessageCache* cache, bool details) const;
-  boost::asio::awaitable<Answer> evaluate(const PolicyRequest& request, dns::Resolver& resolver, MessageCache* cache,
-                                          dns::Deadline deadline, bool details) const;
+  Started begin(const PolicyRequest& request, dns::Resolver& resolver, MessageCache* cache, dns::Deadline deadline,
+              bool details) const;
+  // The decision once every verdict is in.
+  Answer conclude(const PolicyRequest& request, Work& work) const;
   void use_per_user(const PerUserFile::Snapshot& snapshot) const;
   std::string prefix(const PolicyRequest& request) const;
 

@@ -25,45 +25,74 @@ Pipeline::Pipeline(std::vector<std::unique_ptr<Check>> checks) : checks_(std::mo
 }
 
 asio::awaitable<std::vector<Verdict>> Pipeline::run(const PolicyRequest& request, CheckContext& context) const {
-  std::vector<std::optional<Verdict>> slots(checks_.size());
-  // 1. Local checks, in order, until a final verdict (like a Postfix restriction list: OK or REJECT in
-  //    one helo_access table ends the search, later tables are not consulted).
-  bool cut = false;
-  Stage cutoff = Stage::Spf;
+  Progress progress;
+  if (!start(request, context, progress)) co_await finish(request, context, progress);
+  co_return verdicts(progress);
+}
+
+// 1. Local checks, in order, until a final verdict (like a Postfix restriction list: OK or REJECT in one
+//    helo_access table ends the search, later tables are not consulted).
+bool Pipeline::start(const PolicyRequest& request, CheckContext& context, Progress& p) const {
+  p.slots.assign(checks_.size(), std::nullopt);
+  for (; p.next_local < checks_.size(); ++p.next_local) {
+    const Check& c = *checks_[p.next_local];
+    if (c.needs_dns()) continue;
+    std::optional<Verdict> v = c.evaluate_now(request, context);
+    if (!v) return false;  // a local check that must wait: finish() goes on from it
+    if (take_local(p, p.next_local, std::move(*v))) break;
+  }
+  plan_dns(request, context, p);
+  return p.waiting.empty();
+}
+
+asio::awaitable<void> Pipeline::finish(const PolicyRequest& request, CheckContext& context, Progress& p) const {
+  if (!p.local_done) {
+    for (; p.next_local < checks_.size(); ++p.next_local) {
+      const Check& c = *checks_[p.next_local];
+      if (c.needs_dns()) continue;
+      if (take_local(p, p.next_local, co_await c.evaluate(request, context))) break;
+    }
+    plan_dns(request, context, p);
+  }
+  if (p.waiting.empty()) co_return;
+  std::vector<asio::awaitable<Verdict>> tasks;
+  tasks.reserve(p.waiting.size());
+  for (std::size_t i : p.waiting) tasks.push_back(checks_[i]->evaluate(request, context));
+  auto results = co_await gather(std::move(tasks));
+  for (std::size_t k = 0; k < p.waiting.size(); ++k) p.slots[p.waiting[k]] = std::move(results[k]);
+  p.waiting.clear();
+}
+
+// A local check's verdict; true when it ends the local checks (a final verdict, or a bypass).
+bool Pipeline::take_local(Progress& p, std::size_t i, Verdict verdict) const {
+  p.slots[i] = std::move(verdict);
+  if (!p.slots[i]->final && p.slots[i]->kind != VerdictKind::Bypass) return false;
+  p.cutoff = checks_[i]->stage();
+  p.cut = true;
+  return true;
+}
+
+// 2. DNS checks of the stages still relevant: those whose cached results suffice answer right away
+//    (evaluate_now), without a coroutine of their own; the others wait for finish(), all at once.
+void Pipeline::plan_dns(const PolicyRequest& request, CheckContext& context, Progress& p) const {
+  p.local_done = true;
+  const bool bypassed = std::any_of(p.slots.begin(), p.slots.end(),
+                                    [](const auto& s) { return s && s->kind == VerdictKind::Bypass; });
+  if (bypassed) return;
   for (std::size_t i = 0; i < checks_.size(); ++i) {
     const Check& c = *checks_[i];
-    if (c.needs_dns()) continue;
-    slots[i] = co_await c.evaluate(request, context);
-    if (slots[i]->final || slots[i]->kind == VerdictKind::Bypass) {
-      cutoff = c.stage();
-      cut = true;
-      break;
-    }
+    if (!c.needs_dns() || (p.cut && c.stage() > p.cutoff)) continue;
+    if ((p.slots[i] = c.evaluate_now(request, context))) continue;
+    p.waiting.push_back(i);
   }
-  const bool bypassed = std::any_of(slots.begin(), slots.end(),
-                                    [](const auto& s) { return s && s->kind == VerdictKind::Bypass; });
-  // 2. DNS checks of the stages still relevant, all at once; those whose cached results suffice answer
-  //    right away (evaluate_now), without a coroutine of their own.
-  if (!bypassed) {
-    std::vector<std::size_t> index;
-    std::vector<asio::awaitable<Verdict>> tasks;
-    for (std::size_t i = 0; i < checks_.size(); ++i) {
-      const Check& c = *checks_[i];
-      if (!c.needs_dns() || (cut && c.stage() > cutoff)) continue;
-      if ((slots[i] = c.evaluate_now(request, context))) continue;
-      index.push_back(i);
-      tasks.push_back(c.evaluate(request, context));
-    }
-    if (!tasks.empty()) {
-      auto results = co_await gather(std::move(tasks));
-      for (std::size_t k = 0; k < index.size(); ++k) slots[index[k]] = std::move(results[k]);
-    }
-  }
+}
+
+std::vector<Verdict> Pipeline::verdicts(Progress& p) {
   std::vector<Verdict> out;
-  out.reserve(slots.size());
-  for (auto& s : slots)
+  out.reserve(p.slots.size());
+  for (auto& s : p.slots)
     if (s) out.push_back(std::move(*s));
-  co_return out;
+  return out;
 }
 
 }  // namespace spfgate::policy

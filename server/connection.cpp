@@ -199,9 +199,23 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     co_return format_reply(a.action);
   }
 
-  // Runs the engine in its own coroutine so that, whatever happens inside, this request gets an answer
+  // What needs no waiting is decided here and now (Engine::start: the warm path, no coroutine, no timer).
+  // The rest runs in a coroutine of its own so that, whatever happens inside, this request gets an answer
   // by request-timeout + grace.
   asio::awaitable<policy::Answer> decide(std::shared_ptr<policy::PolicyRequest> request) {
+    const auto deadline = Clock::now() + state_->settings->request_timeout;
+    auto state = state_;
+    auto engine = state_->engine;
+    // The per-check details are logged at debug level only: not worth building otherwise.
+    const bool details = spdlog::should_log(spdlog::level::debug);
+    policy::Engine::Started started;
+    try {
+      started = engine->start(*request, *state->resolver, *state->cache, deadline, details);
+    } catch (const std::exception& e) {
+      co_return fallback(std::string("internal error while deciding: ") + e.what());
+    }
+    if (started.answer) co_return std::move(*started.answer);
+
     struct Pending {
       explicit Pending(const asio::any_io_executor& ex) : timer(ex) {}
       asio::steady_timer timer;
@@ -211,16 +225,13 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     };
     auto ex = stream_.get_executor();
     auto pending = std::make_shared<Pending>(ex);
-    const auto deadline = Clock::now() + state_->settings->request_timeout;
     pending->timer.expires_at(deadline + kAnswerGrace);
-    auto state = state_;
-    auto engine = state_->engine;
-    // The per-check details are logged at debug level only: not worth building otherwise.
-    const bool details = spdlog::should_log(spdlog::level::debug);
     asio::co_spawn(
         ex,
-        [state, engine, request, deadline, details]() -> asio::awaitable<policy::Answer> {
-          co_return co_await engine->handle(*request, *state->resolver, *state->cache, deadline, details);
+        // The state and the engine are held for as long as the work runs: the resolver, the message cache
+        // and the engine it started on (a reload may replace state_->engine meanwhile).
+        [state, engine, request, work = std::move(started.work)]() mutable -> asio::awaitable<policy::Answer> {
+          co_return co_await policy::Engine::resume(*request, std::move(work));
         },
         [pending](std::exception_ptr e, policy::Answer a) {
           pending->done = true;
@@ -232,18 +243,22 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     while (!pending->done && Clock::now() < deadline + kAnswerGrace)
       co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (pending->answer) co_return std::move(*pending->answer);
-    policy::Answer fallback;
-    fallback.action = "DUNNO";
     if (pending->error) {
       try {
         std::rethrow_exception(pending->error);
       } catch (const std::exception& e) {
-        spdlog::error("{}: internal error while deciding: {}; answering DUNNO", peer_, e.what());
+        co_return fallback(std::string("internal error while deciding: ") + e.what());
       }
-    } else {
-      spdlog::error("{}: no decision within request-timeout; answering DUNNO", peer_);
     }
-    co_return fallback;
+    co_return fallback("no decision within request-timeout");
+  }
+
+  // DUNNO, and an error line saying why: the answer when the engine gave none.
+  policy::Answer fallback(const std::string& why) {
+    spdlog::error("{}: {}; answering DUNNO", peer_, why);
+    policy::Answer a;
+    a.action = "DUNNO";
+    return a;
   }
 
   enum class Phase { Idle, Reading, Working, Writing };

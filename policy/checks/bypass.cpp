@@ -43,7 +43,7 @@ Verdict skip(std::string_view check) {
   return v;
 }
 
-class CidrBypassCheck final : public Check {
+class CidrBypassCheck final : public LocalCheck {
  public:
   CidrBypassCheck(std::string name, std::string comment, std::vector<Cidr> networks,
                   std::shared_ptr<const config::Settings> settings)
@@ -51,15 +51,14 @@ class CidrBypassCheck final : public Check {
         settings_(std::move(settings)) {}
   std::string_view name() const override { return name_; }
   Stage stage() const override { return Stage::Bypass; }
-  bool needs_dns() const override { return false; }
 
-  asio::awaitable<Verdict> evaluate(const PolicyRequest& request, CheckContext&) const override {
+  Verdict verdict_for(const PolicyRequest& request) const override {
     const auto client = bypass_client(request, *settings_);
     if (client)
       for (const Cidr& net : networks_)
         if (net.contains(*client))
-          co_return bypass(name_, comment_, request, *settings_, "client in " + net.to_string());
-    co_return skip(name_);
+          return bypass(name_, comment_, request, *settings_, "client in " + net.to_string());
+    return skip(name_);
   }
 
  private:

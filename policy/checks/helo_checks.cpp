@@ -64,20 +64,19 @@ Verdict helo_verdict(std::string_view check, CheckMode mode, const std::string& 
 // order; as in Postfix, a result that does not end the restriction list (DUNNO, WARN, INFO, PREPEND, and
 // the actions delegated to cleanup or kept for later: HOLD, FILTER, REDIRECT, BCC, DEFER_IF_REJECT,
 // DEFER_IF_PERMIT) lets the next table and the other checks speak.
-class HeloAccessCheck final : public Check {
+class HeloAccessCheck final : public LocalCheck {
  public:
   explicit HeloAccessCheck(config::AccessTable table) : table_(std::move(table)) {}
   std::string_view name() const override { return "helo_access"; }
   Stage stage() const override { return Stage::HeloAccess; }
-  bool needs_dns() const override { return false; }
 
-  asio::awaitable<Verdict> evaluate(const PolicyRequest& request, CheckContext&) const override {
+  Verdict verdict_for(const PolicyRequest& request) const override {
     Verdict v;
     v.check = "helo_access";
-    if (request.helo_as_sent.empty()) co_return v;
+    if (request.helo_as_sent.empty()) return v;
     // The HELO as the client sent it: indexed tables fold it, pattern tables see it as Postfix hands it.
     const auto match = table_.lookup_helo(request.helo_as_sent);
-    if (!match) co_return v;
+    if (!match) return v;
     const config::AccessAction action = config::AccessAction::parse(match->action);
     const std::string where = match->file + ":" + std::to_string(match->line);
     v.log = "\"" + sanitize(match->key, 100) + "\" " + sanitize(match->action, 200) + " (" + where + ")";
@@ -138,26 +137,25 @@ class HeloAccessCheck final : public Check {
         v.action = match->action;
         break;
     }
-    co_return v;
+    return v;
   }
 
  private:
   config::AccessTable table_;
 };
 
-class HeloSanityCheck final : public Check {
+class HeloSanityCheck final : public LocalCheck {
  public:
   explicit HeloSanityCheck(std::shared_ptr<const config::Settings> s) : s_(std::move(s)) {}
   std::string_view name() const override { return "helo"; }
   Stage stage() const override { return Stage::HeloSanity; }
-  bool needs_dns() const override { return false; }
 
-  asio::awaitable<Verdict> evaluate(const PolicyRequest& request, CheckContext&) const override {
+  Verdict verdict_for(const PolicyRequest& request) const override {
     const config::Settings& s = *s_;
     Verdict none;
     none.check = "helo";
     const std::string& helo = request.helo;
-    if (helo.empty()) co_return none;
+    if (helo.empty()) return none;
     const std::string_view name = strip_dot(helo);
     const std::string& shown = request.helo_as_sent;  // replies show it as sent, as Postfix does
     const auto literal = address_literal(name);
@@ -166,14 +164,14 @@ class HeloSanityCheck final : public Check {
 
     if (s.helo_syntax != CheckMode::Off) {
       if (bracketed && !literal)
-        co_return helo_verdict("helo", s.helo_syntax, shown, 501, "5.5.2", "invalid ip address",
+        return helo_verdict("helo", s.helo_syntax, shown, 501, "5.5.2", "invalid ip address",
                                "HELO is an invalid address literal");
       if (!bracketed && !bare_ip && !valid_hostname(name))
-        co_return helo_verdict("helo", s.helo_syntax, shown, 501, "5.5.2", "Invalid name", "HELO is not a valid host name");
+        return helo_verdict("helo", s.helo_syntax, shown, 501, "5.5.2", "Invalid name", "HELO is not a valid host name");
     }
     if (s.helo_fqdn != CheckMode::Off && !literal &&
         (!valid_hostname(name) || name.find('.') == std::string_view::npos))
-      co_return helo_verdict("helo", s.helo_fqdn, shown, 504, "5.5.2", "need fully-qualified hostname",
+      return helo_verdict("helo", s.helo_fqdn, shown, 504, "5.5.2", "need fully-qualified hostname",
                              "HELO is not a fully-qualified host name");
     if (s.helo_local != CheckMode::Off && request.client) {
       const IpAddress client = unmap(*request.client);
@@ -189,14 +187,14 @@ class HeloSanityCheck final : public Check {
         }
       }
       if (claims)
-        co_return helo_verdict("helo", s.helo_local, shown, 550, "5.7.1", "You are not me",
+        return helo_verdict("helo", s.helo_local, shown, 550, "5.7.1", "You are not me",
                                "HELO claims to be this server");
     }
     if (s.helo_literal != CheckMode::Off && literal && request.client && unmap(*literal) != unmap(*request.client))
-      co_return helo_verdict("helo", s.helo_literal, shown, 550, "5.7.1",
+      return helo_verdict("helo", s.helo_literal, shown, 550, "5.7.1",
                              "address literal does not match your address [" + unmap(*request.client).to_string() + "]",
                              "HELO address literal is not the client's address");
-    co_return none;
+    return none;
   }
 
  private:

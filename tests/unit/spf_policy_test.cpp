@@ -151,3 +151,48 @@ TEST(SpfPolicy, EmptyHeloChecksNoHeloIdentity) {
   const std::string a = rig.ask("203.0.113.50", "", "user@pass.example.org").action;
   EXPECT_EQ(a.rfind("prepend Received-SPF: Fail (mailfrom) identity=mailfrom;", 0), 0u) << a;
 }
+
+// Engine::start (the server's warm path): a request whose results are all cached is decided there and
+// then, without a coroutine; one that needs DNS is left to resume(); both answer as handle() does.
+TEST(SpfPolicy, StartDecidesACachedRequestAloneAndLeavesTheRestToResume) {
+  Rig rig({});
+  auto request = [](const std::string& client, const std::string& instance) {
+    return PolicyRequest::from({{"request", "smtpd_access_policy"}, {"protocol_state", "RCPT"},
+                                {"client_address", client}, {"helo_name", "mail.example.org"},
+                                {"sender", "user@pass.example.org"}, {"recipient", "rcpt@example.net"},
+                                {"instance", instance}, {"queue_id", ""}});
+  };
+  const auto deadline = dns::Clock::now() + std::chrono::seconds(5);
+  const PolicyRequest first = request("192.0.2.10", "m.1");
+  Engine::Started cold = rig.engine->start(first, rig.dns, rig.cache, deadline);
+  ASSERT_TRUE(cold.work) << "nothing was cached yet";
+  EXPECT_FALSE(cold.answer);
+  EXPECT_EQ(rig.dns.query_count(), 0u) << "start() asks nothing";
+  asio::io_context io;
+  auto f = asio::co_spawn(io, Engine::resume(first, std::move(cold.work)), asio::use_future);
+  io.run();
+  const Answer resumed = f.get();
+  EXPECT_EQ(resumed.kind, DecisionKind::Prepend);
+  EXPECT_NE(resumed.action.find("Received-SPF: Pass"), std::string::npos) << resumed.action;
+  const std::size_t queries = rig.dns.query_count();
+  EXPECT_GT(queries, 0u);
+
+  const PolicyRequest second = request("192.0.2.10", "m.2");
+  Engine::Started warm = rig.engine->start(second, rig.dns, rig.cache, deadline);
+  ASSERT_TRUE(warm.answer) << "every result was cached";
+  EXPECT_FALSE(warm.work);
+  EXPECT_EQ(warm.answer->action, resumed.action);
+  EXPECT_EQ(warm.answer->log_line, resumed.log_line);
+  EXPECT_EQ(rig.dns.query_count(), queries);
+  EXPECT_EQ(rig.ask("192.0.2.10", "mail.example.org", "user@pass.example.org", "m.3").action, resumed.action)
+      << "handle() agrees";
+
+  // The local checks decide at once too (skip_addresses), and so does the message cache for a later
+  // recipient of a message already answered.
+  Engine::Started local = rig.engine->start(request("127.0.0.1", "m.4"), rig.dns, rig.cache, deadline);
+  ASSERT_TRUE(local.answer);
+  EXPECT_NE(local.answer->action.find("SPF check N/A for local connections"), std::string::npos) << local.answer->action;
+  Engine::Started again = rig.engine->start(first, rig.dns, rig.cache, deadline);
+  ASSERT_TRUE(again.answer);
+  EXPECT_EQ(again.answer->action, "dunno") << "the header went out with the message's first answer";
+}
