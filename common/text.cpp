@@ -1,6 +1,8 @@
 #include "common/text.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 namespace spfgate {
 namespace {
@@ -38,6 +40,40 @@ bool is_control(unsigned char c) noexcept { return c < 0x20 || c == 0x7F; }
 // Printable ASCII: kept as it is, so runs of it are copied whole.
 bool is_plain(char c) noexcept { return c >= 0x20 && c < 0x7F; }
 
+constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+
+// Whether any byte of w is below n (0 < n <= 128; "Bit Twiddling Hacks", hasless): exact for the word as a
+// whole, though not byte by byte.
+constexpr std::uint64_t has_less(std::uint64_t w, unsigned n) noexcept { return (w - kOnes * n) & ~w & kHighs; }
+
+std::uint64_t word_at(std::string_view text, std::size_t i) noexcept {
+  std::uint64_t w;
+  std::memcpy(&w, text.data() + i, sizeof w);
+  return w;
+}
+
+// Length of the run of printable ASCII at text[i]: eight bytes at a time (nearly every reply, header and log
+// line is one such run), then byte by byte.
+std::size_t plain_run(std::string_view text, std::size_t i) noexcept {
+  const std::size_t start = i;
+  while (i + 8 <= text.size()) {
+    const std::uint64_t w = word_at(text, i);
+    if ((w & kHighs) | has_less(w, 0x20) | has_less(w ^ (kOnes * 0x7F), 1)) break;
+    i += 8;
+  }
+  while (i < text.size() && is_plain(text[i])) ++i;
+  return i - start;
+}
+
+// Length of the run of ASCII (below 0x80) at the start of text, eight bytes at a time.
+std::size_t ascii_run(std::string_view text) noexcept {
+  std::size_t i = 0;
+  while (i + 8 <= text.size() && (word_at(text, i) & kHighs) == 0) i += 8;
+  while (i < text.size() && static_cast<unsigned char>(text[i]) < 0x80) ++i;
+  return i;
+}
+
 }  // namespace
 
 std::string sanitize(std::string_view text, std::size_t max_bytes) {
@@ -50,8 +86,7 @@ std::string sanitize(std::string_view text, std::size_t max_bytes) {
   std::string out;
   out.reserve(cut ? max_bytes : text.size());
   for (std::size_t i = 0; i < text.size();) {
-    std::size_t run = 0;  // the common case: a run of printable ASCII, copied at once
-    while (i + run < text.size() && is_plain(text[i + run])) ++run;
+    const std::size_t run = plain_run(text, i);  // the common case: printable ASCII, copied at once
     if (run > 0) {
       const std::size_t room = budget - std::min(budget, out.size());
       out.append(text.substr(i, std::min(run, room)));
@@ -77,8 +112,7 @@ std::string sanitize(std::string_view text, std::size_t max_bytes) {
 std::string utf8_replacing_invalid(std::string_view text) {
   constexpr std::string_view replacement = "\xEF\xBF\xBD";  // U+FFFD
   // Nearly every value Postfix sends is ASCII: copy it whole, without decoding it sequence by sequence.
-  std::size_t i = 0;
-  while (i < text.size() && static_cast<unsigned char>(text[i]) < 0x80) ++i;
+  std::size_t i = ascii_run(text);
   if (i == text.size()) return std::string(text);
   std::string out;
   out.reserve(text.size() + 8);

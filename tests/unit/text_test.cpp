@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 using spfgate::is_clean;
 using spfgate::sanitize;
 using spfgate::utf8_replacing_invalid;
@@ -61,4 +65,46 @@ TEST(Text, LowerAndCompare) {
   EXPECT_TRUE(spfgate::iequals("Pass", "pASS"));
   EXPECT_FALSE(spfgate::iequals("Pass", "Passe"));
   EXPECT_EQ(spfgate::trim("  x y \t\r\n"), "x y");
+}
+
+// sanitize() and utf8_replacing_invalid() look at eight bytes at a time: the same output as byte by byte, whatever the alignment and
+// wherever a byte to replace falls (against a byte-by-byte model, over an alphabet with every boundary).
+TEST(Sanitize, WordAtATimeScanMatchesByteByByte) {
+  const std::vector<std::string> alphabet = {std::string(1, '\0'), "\x1f", " ", "a", "~", "\x7f", "\r", "\n",
+                                             "\x80", "\xff", "\xc3\xa9", "\xe2\x82\xac"};
+  auto model = [](const std::string& pieces) {
+    std::string out;
+    for (std::size_t i = 0; i < pieces.size();) {
+      const unsigned char c = static_cast<unsigned char>(pieces[i]);
+      if (c >= 0x20 && c < 0x7F) out += pieces[i++];
+      else if (pieces.compare(i, 2, "\xc3\xa9") == 0) out += pieces.substr(i, 2), i += 2;
+      else if (pieces.compare(i, 3, "\xe2\x82\xac") == 0) out += pieces.substr(i, 3), i += 3;
+      else out += '?', i += 1;
+    }
+    return out;
+  };
+  // utf8_replacing_invalid() keeps ASCII, controls included, and replaces each stray byte with U+FFFD.
+  auto model_utf8 = [](const std::string& pieces) {
+    std::string out;
+    for (std::size_t i = 0; i < pieces.size();) {
+      const unsigned char c = static_cast<unsigned char>(pieces[i]);
+      if (c < 0x80) out += pieces[i++];
+      else if (pieces.compare(i, 2, "\xc3\xa9") == 0) out += pieces.substr(i, 2), i += 2;
+      else if (pieces.compare(i, 3, "\xe2\x82\xac") == 0) out += pieces.substr(i, 3), i += 3;
+      else out += "\xef\xbf\xbd", i += 1;
+    }
+    return out;
+  };
+  std::uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1664525u + 1013904223u; };
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const std::size_t length = next() % 40;
+    const bool mostly_plain = next() % 2 == 0;
+    for (std::size_t k = 0; k < length; ++k)
+      text += mostly_plain && next() % 8 != 0 ? std::string(1, static_cast<char>('A' + next() % 26))
+                                              : alphabet[next() % alphabet.size()];
+    ASSERT_EQ(sanitize(text, 1000), model(text)) << "round " << round;
+    ASSERT_EQ(spfgate::utf8_replacing_invalid(text), model_utf8(text)) << "round " << round;
+  }
 }
