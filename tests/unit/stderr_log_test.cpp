@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <regex>
 #include <string>
 #include <thread>
@@ -147,6 +148,49 @@ TEST_F(StderrLogTest, TwoThreadsLinesStayWholeAndEachThreadsInOrder) {
     const char tag = l[5];
     const int n = std::stoi(l.substr(7, 5));
     EXPECT_EQ(l.substr(13), std::string(static_cast<std::size_t>(n % 200), tag)) << l;
+    if (tag == 'a') EXPECT_EQ(n, next_a++);
+    else EXPECT_EQ(n, next_b++);
+  }
+  EXPECT_EQ(next_a, kLines);
+  EXPECT_EQ(next_b, kLines);
+}
+
+TEST_F(StderrLogTest, ReplacingTheTargetWhileTwoThreadsLogLosesAndMixesNoLine) {
+  // A reload (SIGHUP) builds a new stderr target while the workers keep logging: every line still goes
+  // out once, whole and in its thread's order, whichever target formatted it.
+  constexpr int kLines = 3000;
+  std::atomic<bool> go{false};
+  auto worker = [&go](char tag, bool loop) {
+    boost::asio::io_context io(1);
+    if (loop) spfgate::server::batch_log_lines_on(io);
+    while (!go.load()) std::this_thread::yield();
+    for (int i = 0; i < kLines; ++i) {
+      spdlog::info("{} {:05} {}", tag, i, std::string(static_cast<std::size_t>(i % 50), tag));
+      if (loop && i % 5 == 0) {
+        io.restart();
+        io.poll();
+      }
+    }
+    if (loop) {
+      io.restart();
+      io.poll();
+      spfgate::server::end_batched_log_lines();
+    }
+  };
+  std::thread a(worker, 'a', true), b(worker, 'b', false);
+  spfgate::config::Settings s = spfgate::config::defaults();
+  s.log_target = spfgate::config::LogTarget::Stderr;
+  s.log_level = "info";
+  go = true;
+  for (int k = 0; k < 50; ++k) spfgate::server::setup_logging(s);
+  a.join();
+  b.join();
+  int next_a = 0, next_b = 0;
+  for (const auto& l : written()) {
+    ASSERT_GE(l.size(), 12u) << l;
+    const char tag = l[5];
+    const int n = std::stoi(l.substr(7, 5));
+    EXPECT_EQ(l.substr(13), std::string(static_cast<std::size_t>(n % 50), tag)) << l;
     if (tag == 'a') EXPECT_EQ(n, next_a++);
     else EXPECT_EQ(n, next_b++);
   }
