@@ -14,10 +14,9 @@
 //
 // A Check is small: a name, whether it needs DNS, and evaluate() (with evaluate_now() for when the verdict
 // can be had without waiting: always for a LocalCheck, for a DNS check when its cached results suffice).
-// It is built from its configuration when
-// the configuration is loaded (a bad value throws config::Error then, never while serving) and is
-// immutable afterwards, so one instance serves all connections of a worker (each worker thread builds its
-// own Engine); the one exception is a cache of results (the SPF checks' spf::OutcomeCache), mutable on
+// It is built from its configuration when the configuration is loaded (a bad value throws config::Error
+// then, never while serving) and is immutable afterwards, so one instance serves all connections of a
+// worker (each worker thread builds its own Engine); the one exception is a cache of results (the SPF checks' spf::OutcomeCache), mutable on
 // that worker's thread and gone with the configuration. Checks never write replies; they return a
 // Verdict. evaluate() must not throw for DNS or input faults — those are verdicts too.
 #pragma once
