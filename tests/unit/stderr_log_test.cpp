@@ -31,7 +31,8 @@ class StderrLogTest : public ::testing::Test {
     ASSERT_GE(saved_stderr_, 0);
     ASSERT_EQ(::dup2(fds[1], STDERR_FILENO), STDERR_FILENO);
     ::close(fds[1]);
-    ::fcntl(read_end_, F_SETPIPE_SZ, 1 << 20);  // room for the threads' test without a reader
+    // Room for the threads' tests without a reader (a full pipe would block the logging threads).
+    ASSERT_GE(::fcntl(read_end_, F_SETPIPE_SZ, 1 << 20), 1 << 20);
     spfgate::config::Settings s = spfgate::config::defaults();
     s.log_target = spfgate::config::LogTarget::Stderr;
     s.log_level = "info";
