@@ -33,10 +33,7 @@ class StderrLogTest : public ::testing::Test {
     ::close(fds[1]);
     // Room for the threads' tests without a reader (a full pipe would block the logging threads).
     ASSERT_GE(::fcntl(read_end_, F_SETPIPE_SZ, 1 << 20), 1 << 20);
-    spfgate::config::Settings s = spfgate::config::defaults();
-    s.log_target = spfgate::config::LogTarget::Stderr;
-    s.log_level = "info";
-    spfgate::server::setup_logging(s);
+    spfgate::server::setup_logging(stderr_settings());
   }
   void TearDown() override {
     spfgate::server::end_batched_log_lines();
@@ -44,6 +41,31 @@ class StderrLogTest : public ::testing::Test {
     ::close(saved_stderr_);
     ::close(read_end_);
     spdlog::set_default_logger(previous_);
+  }
+  static spfgate::config::Settings stderr_settings() {
+    spfgate::config::Settings s = spfgate::config::defaults();
+    s.log_target = spfgate::config::LogTarget::Stderr;
+    s.log_level = "info";
+    return s;
+  }
+  // Line `i` of thread `tag`: "<tag> <i> " and i % pad copies of the tag, so that a mixed line shows.
+  static void log_numbered(char tag, int i, int pad) {
+    spdlog::info("{} {:05} {}", tag, i, std::string(static_cast<std::size_t>(i % pad), tag));
+  }
+  // What was written holds `lines` lines of log_numbered() from threads 'a' and 'b', each whole and each
+  // thread's in order.
+  void expect_both_threads_whole_and_in_order(int lines, int pad) {
+    int next_a = 0, next_b = 0;
+    for (const auto& l : written()) {
+      ASSERT_GE(l.size(), 12u) << l;
+      const char tag = l[5];
+      const int n = std::stoi(l.substr(7, 5));
+      EXPECT_EQ(l.substr(13), std::string(static_cast<std::size_t>(n % pad), tag)) << l;
+      if (tag == 'a') EXPECT_EQ(n, next_a++);
+      else EXPECT_EQ(n, next_b++);
+    }
+    EXPECT_EQ(next_a, lines);
+    EXPECT_EQ(next_b, lines);
   }
   // Everything written so far, as lines with the prefix checked and taken off.
   std::vector<std::string> written() {
@@ -130,7 +152,7 @@ TEST_F(StderrLogTest, TwoThreadsLinesStayWholeAndEachThreadsInOrder) {
     boost::asio::io_context io(1);
     spfgate::server::batch_log_lines_on(io);
     for (int i = 0; i < kLines; ++i) {
-      boost::asio::post(io, [tag, i] { spdlog::info("{} {:05} {}", tag, i, std::string(static_cast<std::size_t>(i % 200), tag)); });
+      boost::asio::post(io, [tag, i] { log_numbered(tag, i, 200); });
       if (i % 7 == 0) {
         io.restart();  // poll() stops the context whenever it runs out of handlers
         io.poll();
@@ -143,17 +165,7 @@ TEST_F(StderrLogTest, TwoThreadsLinesStayWholeAndEachThreadsInOrder) {
   std::thread a(worker, 'a'), b(worker, 'b');
   a.join();
   b.join();
-  int next_a = 0, next_b = 0;
-  for (const auto& l : written()) {
-    ASSERT_GE(l.size(), 12u) << l;
-    const char tag = l[5];
-    const int n = std::stoi(l.substr(7, 5));
-    EXPECT_EQ(l.substr(13), std::string(static_cast<std::size_t>(n % 200), tag)) << l;
-    if (tag == 'a') EXPECT_EQ(n, next_a++);
-    else EXPECT_EQ(n, next_b++);
-  }
-  EXPECT_EQ(next_a, kLines);
-  EXPECT_EQ(next_b, kLines);
+  expect_both_threads_whole_and_in_order(kLines, 200);
 }
 
 TEST_F(StderrLogTest, ReplacingTheTargetWhileTwoThreadsLogLosesAndMixesNoLine) {
@@ -166,7 +178,7 @@ TEST_F(StderrLogTest, ReplacingTheTargetWhileTwoThreadsLogLosesAndMixesNoLine) {
     if (loop) spfgate::server::batch_log_lines_on(io);
     while (!go.load()) std::this_thread::yield();
     for (int i = 0; i < kLines; ++i) {
-      spdlog::info("{} {:05} {}", tag, i, std::string(static_cast<std::size_t>(i % 50), tag));
+      log_numbered(tag, i, 50);
       if (loop && i % 5 == 0) {
         io.restart();
         io.poll();
@@ -179,22 +191,10 @@ TEST_F(StderrLogTest, ReplacingTheTargetWhileTwoThreadsLogLosesAndMixesNoLine) {
     }
   };
   std::thread a(worker, 'a', true), b(worker, 'b', false);
-  spfgate::config::Settings s = spfgate::config::defaults();
-  s.log_target = spfgate::config::LogTarget::Stderr;
-  s.log_level = "info";
+  const spfgate::config::Settings s = stderr_settings();
   go = true;
   for (int k = 0; k < 50; ++k) spfgate::server::setup_logging(s);
   a.join();
   b.join();
-  int next_a = 0, next_b = 0;
-  for (const auto& l : written()) {
-    ASSERT_GE(l.size(), 12u) << l;
-    const char tag = l[5];
-    const int n = std::stoi(l.substr(7, 5));
-    EXPECT_EQ(l.substr(13), std::string(static_cast<std::size_t>(n % 50), tag)) << l;
-    if (tag == 'a') EXPECT_EQ(n, next_a++);
-    else EXPECT_EQ(n, next_b++);
-  }
-  EXPECT_EQ(next_a, kLines);
-  EXPECT_EQ(next_b, kLines);
+  expect_both_threads_whole_and_in_order(kLines, 50);
 }
