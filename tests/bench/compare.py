@@ -12,9 +12,12 @@ the private mount namespace pypolicyd-spf runs in):
     of the bench zones, and a validating unbound daemon that pypolicyd-spf reaches through /etc/resolv.conf,
     bind-mounted in a private mount namespace (unshare), so the rest of the machine keeps its resolver;
  3. spfgate as a daemon on a unix socket (resolving with its own libunbound, straight to the test nsd) with
-    --threads (default: one per core): one pass over the corpus to warm its caches, then 100 connections in
-    lock-step, several runs; RSS after; 100 connections paced at given rates (--paced: the latency at a load
-    rather than at saturation); then the same lock-step runs with a single-threaded daemon (threads = 1);
+    --threads (default: one per core): one pass over the corpus to warm its caches and one more per worker
+    thread (a connection each: every worker has caches of its own), then 100 connections in lock-step,
+    several runs; RSS after; 100 connections paced at given rates (--paced: the latency at a load rather
+    than at saturation), each rate --repeat times, counting the upstream DNS queries made during each run
+    (from the daemon's --metrics endpoint: not 0 when cached answers expired in it); then the same
+    lock-step runs with a single-threaded daemon (threads = 1);
  4. spfgate in spawn mode (one process per connection, forwarding to the unbound daemon like pypolicyd-spf
     does), and pypolicyd-spf in spawn mode, on the same corpus, after a warm-up pass through the daemon;
  5. start-up: exec to first answer, for a trivial request and for a full one, for both programs;
@@ -38,6 +41,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -137,8 +141,10 @@ class Bench:
         sock = os.path.join(self.dir, name + ".sock")
         logf = open(os.path.join(self.dir, name + ".log"), "w")
         threads = self.args.threads if threads is None else threads
+        self.metrics_port = free_port()
         p = subprocess.Popen(self.spfgate_args() + ["--listen", "unix:" + sock, "--log", "stderr",
-                                                    "--threads", str(threads)],
+                                                    "--threads", str(threads),
+                                                    "--metrics", "tcp:127.0.0.1:%d" % self.metrics_port],
                              stdout=subprocess.DEVNULL, stderr=logf, start_new_session=True)
         self.procs.append((name, p))
         deadline = time.monotonic() + 10
@@ -204,6 +210,24 @@ class Bench:
     def best(self, runs):
         return max(runs, key=lambda r: r.get("rate", 0))
 
+    def warm_workers(self, target, threads):
+        """One pass over the whole corpus per worker thread: each has caches of its own, and a connection
+        stays on one worker, so one client per thread, connected at once (the least busy worker takes each)."""
+        if threads < 2:
+            self.loadgen_run("spfgate warm-up (one connection)", target, self.warm, 1, 2000, record=False)
+            return
+        out = [subprocess.Popen([self.loadgen, "-c", "1", "-n", "2000", "--timeout", "30000", target, self.warm],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for _ in range(threads)]
+        for p in out:
+            _, err = p.communicate()
+            if p.returncode != 0:
+                self.failures.append("spfgate warm-up per worker: %s" % (err.strip() or "exit %d" % p.returncode))
+
+    @staticmethod
+    def median_p99(runs):
+        return sorted(runs, key=lambda r: r.get("p99_ms", 0))[len(runs) // 2]
+
     # --- the phases -------------------------------------------------------------------------------------
     def warm_daemon(self):
         t = self.args.threads
@@ -211,8 +235,7 @@ class Bench:
         self.daemon, self.daemon_target = self.start_daemon("spfgate")
         self.loadgen_run("spfgate warm-up", self.daemon_target, self.warm, 20, 2000, record=False,
                          replies=os.path.join(self.dir, "replies-spfgate.txt"))
-        # A second pass: every worker thread has caches of its own to warm.
-        self.loadgen_run("spfgate warm-up 2", self.daemon_target, self.warm, 20, 2000 * t, record=False)
+        self.warm_workers(self.daemon_target, t)
         log("spfgate daemon: 100 connections, lock-step, warm cache")
         runs = []
         for i in range(self.args.repeat):
@@ -223,9 +246,17 @@ class Bench:
         self.daemon_runs = runs
         log("spfgate daemon: 100 connections paced at %s requests/s (latency from when each was due)"
             % ", ".join(str(r) for r in self.args.paced))
-        self.paced = [self.loadgen_run("spfgate daemon paced %d/s" % r, self.daemon_target, self.warm, 100,
-                                       min(self.args.requests, r * self.args.paced_seconds), warmup=2, rate=r)
-                      for r in self.args.paced]
+        self.paced = []
+        for rate in self.args.paced:
+            runs = []
+            for i in range(self.args.repeat):
+                before = dns_queries(self.metrics_port)
+                r = self.loadgen_run("spfgate daemon paced %d/s #%d" % (rate, i + 1), self.daemon_target, self.warm,
+                                     100, rate * self.args.paced_seconds, warmup=2, rate=rate)
+                # Upstream queries during the run: not 0 when cached answers expired in it (a warm run has none).
+                r["dns_queries"] = dns_queries(self.metrics_port) - before
+                runs.append(r)
+            self.paced.append(runs)
         log("spfgate daemon: one connection (latency floor), and a trivial request (protocol floor)")
         self.one = self.loadgen_run("spfgate daemon 1 connection", self.daemon_target, self.warm, 1,
                                     self.args.requests // 10, warmup=2)
@@ -238,6 +269,7 @@ class Bench:
             log("spfgate daemon, threads = 1: the same 100 connections")
             p, target = self.start_daemon("spfgate-1", threads=1)
             self.loadgen_run("spfgate threads=1 warm-up", target, self.warm, 20, 2000, record=False)
+            self.warm_workers(target, 1)
             single = [self.loadgen_run("spfgate daemon threads=1 #%d" % (i + 1), target, self.warm, 100,
                                        self.args.requests, warmup=2) for i in range(self.args.repeat)]
             self.results["memory"]["single_thread_rss_after_100_connections_kb"] = rss_kb(p.pid)
@@ -378,8 +410,15 @@ class Bench:
         if self.single_best:
             row("spfgate daemon (threads = 1), unix socket, 100 connections, warm (best of %d)" % self.args.repeat,
                 self.single_best, py)
-        for r in self.paced:
-            row("spfgate daemon, 100 connections, warm, paced at %s/s" % "{:,}".format(r.get("paced_rate", 0)), r, None)
+        for runs in self.paced:
+            rate = "{:,}".format(runs[0].get("paced_rate", 0))
+            if len(runs) == 1:
+                row("spfgate daemon, 100 connections, warm, paced at %s/s" % rate, runs[0], None)
+                continue
+            row("spfgate daemon, 100 connections, warm, paced at %s/s (the run of median p99, of %d)" % (
+                rate, len(runs)), self.median_p99(runs), None)
+            for r in runs:
+                row("&nbsp;&nbsp;paced at %s/s #%s" % (rate, r["label"].rsplit("#", 1)[-1]), r, None)
         row("spfgate daemon, 10 connections, warm", self.ten, py)
         row("spfgate daemon, 1 connection, warm", self.one, py)
         row("spfgate daemon, 100 connections, a skipped client (protocol and engine, no checks)", self.trivial_run, py)
@@ -388,14 +427,28 @@ class Bench:
         row("pypolicyd-spf spawn, 10 processes (its warm-up pass)", self.py_ten, py)
         if self.paced:
             floor = m.get("wake_up", {})
-            lines += ["", "Paced runs: latency from when each request was due. Of it, p99 %s ms queued (due while "
-                      "all 100 connections still waited for replies: the server's backlog) and p99 %s ms the load "
-                      "generator's own lateness (its thread woken late). On this machine, idle, a thread sleeping "
-                      "%d µs wakes up %.3f ms late at p50 and %.3f ms at p99 (Python's sleep: a rough floor under "
-                      "latency at less than full load)." % (
-                          " / ".join("%.2f" % r.get("queued_p99_ms", 0) for r in self.paced),
-                          " / ".join("%.2f" % r.get("late_p99_ms", 0) for r in self.paced),
+            paced = [r for runs in self.paced for r in runs]
+            lines += ["", "Paced runs (%s, in the order of the rows): latency from when each request was due. Of "
+                      "it, p99 %s ms queued (due while all 100 connections still waited for replies: the server's "
+                      "backlog; max %s ms) and p99 %s ms the load generator's own lateness (its thread woken late). "
+                      "Upstream DNS queries during each run (cached answers that expired in it; 0 when the run was "
+                      "warm throughout): %s. On this machine, idle, a thread sleeping %d µs wakes up %.3f ms late at "
+                      "p50 and %.3f ms at p99 (Python's sleep: a rough floor under latency at less than full load)." % (
+                          ", ".join("{:,}/s".format(runs[0].get("paced_rate", 0)) for runs in self.paced),
+                          " / ".join("%.2f" % r.get("queued_p99_ms", 0) for r in paced),
+                          " / ".join("%.1f" % r.get("queued_max_ms", 0) for r in paced),
+                          " / ".join("%.2f" % r.get("late_p99_ms", 0) for r in paced),
+                          " / ".join(str(r.get("dns_queries", "?")) for r in paced),
                           floor.get("sleep_us", 0), floor.get("p50_ms", 0), floor.get("p99_ms", 0))]
+            h = m.get("hiccups")
+            if h:
+                def spun(runs):
+                    return "; ".join("CPU %d: %d gaps over 0.5 ms (%d over 1 ms), the longest %.1f ms, %.0f ms in all"
+                                     % (r["cpu"], r["gaps"], r["over_1ms"], r["max_ms"], r["lost_ms"]) for r in runs)
+                lines += ["", "The host's hiccups, before the runs: a thread spinning on the clock for %d s on every "
+                          "CPU at once did not run for %s; on one CPU alone: %s. A request due in such a gap waits "
+                          "it out, and so do those behind it while the server catches up." % (
+                              h["seconds"], spun(h["all_busy"]), spun(h["one_busy"]))]
         lines += ["",
                   "| start-up (exec to first answer) | p50 ms | min ms | max ms |",
                   "| --- | ---: | ---: | ---: |"]
@@ -444,6 +497,20 @@ class Bench:
             f.write(text)
         with open(os.path.join(self.dir, "results.json"), "w") as f:
             json.dump(self.results, f, indent=1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dns_queries(port):
+    """spfgate_dns_queries_total summed over its labels, read from the daemon's metrics endpoint."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as f:
+        text = f.read().decode()
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+               if line.startswith("spfgate_dns_queries_total"))
 
 
 def read_env(path):
@@ -501,6 +568,39 @@ def wake_up_floor(sleeps=3000, us=300):
     return {"p50_ms": late[len(late) // 2], "p99_ms": late[len(late) * 99 // 100], "sleep_us": us}
 
 
+SPIN = """
+import os, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+end = time.monotonic_ns() + int(float(sys.argv[2]) * 1e9)
+last, gaps = time.monotonic_ns(), []
+while last < end:
+    t = time.monotonic_ns()
+    if t - last > 500000:
+        gaps.append((t - last) / 1e6)
+    last = t
+print(len(gaps), sum(g > 1 for g in gaps), max(gaps, default=0.0), sum(gaps))
+"""
+
+
+def host_hiccups(seconds):
+    """Moments a spinning thread did not run (gaps over 0.5 ms between two reads of the clock), one spinner
+    per CPU at once, then one alone: with every vCPU busy (as under the load tests) a VM's host may take
+    vCPUs away for milliseconds; the server then answers nothing for as long, whatever its code."""
+    cpus = sorted(os.sched_getaffinity(0))
+
+    def spin(which):
+        procs = [subprocess.Popen([PYTHON, "-c", SPIN, str(c), str(seconds)], stdout=subprocess.PIPE, text=True)
+                 for c in which]
+        out = []
+        for c, p in zip(which, procs):
+            n, over1, longest, lost = p.communicate()[0].split()
+            out.append({"cpu": c, "gaps": int(n), "over_1ms": int(over1), "max_ms": float(longest),
+                        "lost_ms": float(lost)})
+        return out
+
+    return {"seconds": seconds, "all_busy": spin(cpus), "one_busy": spin(cpus[:1])}
+
+
 def machine():
     cpu = "?"
     try:
@@ -531,7 +631,7 @@ def main():
     parser.add_argument("--long-requests", type=int, default=1000000, help="requests of the RSS run (0: none)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="the daemon's --threads (default: one per core); a threads = 1 daemon runs too")
-    parser.add_argument("--paced", default="5000,20000,40000",
+    parser.add_argument("--paced", default="5000,20000,40000,50000",
                         help="rates (requests/s, comma-separated) of paced 100-connection runs (default %(default)s)")
     parser.add_argument("--paced-seconds", type=int, default=6, help="length of each paced run (default 6 s)")
     parser.add_argument("--quick", action="store_true", help="small numbers, to check the machinery")
@@ -553,6 +653,7 @@ def main():
         shutil.rmtree(args.dir)
     bench = Bench(args)
     bench.results["machine"]["wake_up"] = wake_up_floor(300 if args.quick else 3000)
+    bench.results["machine"]["hiccups"] = host_hiccups(2 if args.quick else 10)
     try:
         bench.prepare()
         bench.warm_daemon()

@@ -794,6 +794,7 @@ int main(int argc, char** argv) {
       << "\",\"connections\":" << args.connections << ",\"paced_rate\":" << args.rate << ",\"requests\":" << answered << ",\"seconds\":" << seconds
       << ",\"rate\":" << rate << ",\"p50_ms\":" << p50 << ",\"p90_ms\":" << p90 << ",\"p99_ms\":" << p99
       << ",\"max_ms\":" << max << ",\"queued_p99_ms\":" << percentile(all.queued, 99)
+      << ",\"queued_max_ms\":" << (all.queued.empty() ? 0.0 : all.queued.back() / 10000.0)
       << ",\"late_p50_ms\":" << percentile(all.late, 50) << ",\"late_p99_ms\":" << percentile(all.late, 99)
       << ",\"actions\":{";
     bool first = true;
