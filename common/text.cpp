@@ -190,10 +190,28 @@ bool valid_hostname(std::string_view name) noexcept {
   return label > 0 && prev != '-' && !all_numeric;
 }
 
+void ascii_lower_in_place(std::string& text) noexcept {
+  std::size_t i = 0;
+  // Eight bytes at a time: a byte is upper case when it is ASCII, at least 'A' and not above 'Z'; adding to
+  // its low seven bits carries into its high bit exactly then, and never into the next byte (0x7F + 0x3F).
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, text.data() + i, sizeof w);
+    const std::uint64_t low7 = w & ~kHighs;
+    const std::uint64_t at_least_a = low7 + kOnes * (0x80 - 'A');
+    const std::uint64_t above_z = low7 + kOnes * (0x7F - 'Z');
+    const std::uint64_t upper = (at_least_a ^ above_z) & ~w & kHighs;
+    if (upper == 0) continue;
+    w ^= upper >> 2;  // 0x80 >> 2 is 0x20, the case bit
+    std::memcpy(text.data() + i, &w, sizeof w);
+  }
+  for (; i < text.size(); ++i)
+    if (text[i] >= 'A' && text[i] <= 'Z') text[i] = static_cast<char>(text[i] - 'A' + 'a');
+}
+
 std::string ascii_lower(std::string_view text) {
   std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  ascii_lower_in_place(out);
   return out;
 }
 

@@ -43,6 +43,7 @@ std::string utf8_replacing_invalid(std::string_view text);
 
 // ASCII lower-casing (DNS names, keywords); other bytes are left alone.
 std::string ascii_lower(std::string_view text);
+void ascii_lower_in_place(std::string& text) noexcept;
 bool iequals(std::string_view a, std::string_view b) noexcept;
 std::string_view trim(std::string_view text) noexcept;
 

@@ -12,19 +12,24 @@ PolicyRequest PolicyRequest::from(std::vector<Attribute> attributes) {
   // decoded as pypolicyd-spf decodes its input (invalid UTF-8 becomes U+FFFD, Python's errors="replace").
   for (const auto& [name, raw] : r.attributes) {
     const auto value = [&raw = raw] { return utf8_replacing_invalid(raw); };
+    const auto lowered = [&value] {  // one string, lower-cased where it is
+      std::string v = value();
+      ascii_lower_in_place(v);
+      return v;
+    };
     switch (name.size()) {
       case 6:
         if (name == "sender") {
           r.has_sender = true;
-          r.sender = ascii_lower(value());
+          r.sender = lowered();
         }
         break;
       case 7:
-        if (name == "request") r.request = ascii_lower(value());
+        if (name == "request") r.request = lowered();
         break;
       case 8:
         if (name == "queue_id") r.queue_id = value();
-        else if (name == "instance") r.instance = ascii_lower(value());
+        else if (name == "instance") r.instance = lowered();
         break;
       case 9:
         if (name == "helo_name") {
@@ -32,21 +37,21 @@ PolicyRequest PolicyRequest::from(std::vector<Attribute> attributes) {
           r.helo_as_sent = value();
           r.helo = ascii_lower(r.helo_as_sent);
         } else if (name == "recipient") {
-          r.recipient = ascii_lower(value());
+          r.recipient = lowered();
         }
         break;
       case 11:
-        if (name == "client_name") r.client_name = ascii_lower(value());
+        if (name == "client_name") r.client_name = lowered();
         break;
       case 13:
         if (name == "sasl_username") r.sasl_username = value();
         break;
       case 14:
         if (name == "protocol_state") r.protocol_state = value();
-        else if (name == "client_address") r.client_address = ascii_lower(value());
+        else if (name == "client_address") r.client_address = lowered();
         break;
       case 19:
-        if (name == "reverse_client_name") r.reverse_client_name = ascii_lower(value());
+        if (name == "reverse_client_name") r.reverse_client_name = lowered();
         break;
       default: break;
     }

@@ -108,3 +108,26 @@ TEST(Sanitize, WordAtATimeScanMatchesByteByByte) {
     ASSERT_EQ(spfgate::utf8_replacing_invalid(text), model_utf8(text)) << "round " << round;
   }
 }
+
+// ascii_lower() changes eight bytes at a time: every byte value at every position of texts of 1 to 24
+// bytes (so in the word-at-a-time part and in the byte-by-byte tail) against the byte-by-byte rule, with
+// the other bytes upper-case letters, '@', '[', '`', '{' (the neighbours of both ranges) and bytes >= 0x80.
+TEST(Text, LowerCasesEightBytesAtATimeExactlyAsByteByByte) {
+  auto model = [](std::string s) {
+    for (char& c : s)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+    return s;
+  };
+  const std::string fillers = "AZ@[`{\xc1\xda\x80\xff" "az";
+  for (std::size_t length = 1; length <= 24; ++length)
+    for (std::size_t at = 0; at < length; ++at)
+      for (int byte = 0; byte < 256; ++byte) {
+        std::string text(length, 'M');
+        for (std::size_t k = 0; k < length; ++k) text[k] = fillers[(k + length + byte) % fillers.size()];
+        text[at] = static_cast<char>(byte);
+        ASSERT_EQ(spfgate::ascii_lower(text), model(text)) << "length " << length << " at " << at << " byte " << byte;
+        std::string in_place = text;
+        spfgate::ascii_lower_in_place(in_place);
+        ASSERT_EQ(in_place, model(text));
+      }
+}
