@@ -37,9 +37,10 @@ bool Pipeline::start(const PolicyRequest& request, CheckContext& context, Progre
   for (; p.next_local < checks_.size(); ++p.next_local) {
     const Check& c = *checks_[p.next_local];
     if (c.needs_dns()) continue;
-    std::optional<Verdict> v = c.evaluate_now(request, context);
-    if (!v) return false;  // a local check that must wait: finish() goes on from it
-    if (take_local(p, p.next_local, std::move(*v))) break;
+    // Straight into its slot: a Verdict is some 250 bytes of strings and vectors, each move copies them.
+    p.slots[p.next_local] = c.evaluate_now(request, context);
+    if (!p.slots[p.next_local]) return false;  // a local check that must wait: finish() goes on from it
+    if (ends_search(p, p.next_local)) break;
   }
   plan_dns(request, context, p);
   return p.waiting.empty();
@@ -50,7 +51,8 @@ asio::awaitable<void> Pipeline::finish(const PolicyRequest& request, CheckContex
     for (; p.next_local < checks_.size(); ++p.next_local) {
       const Check& c = *checks_[p.next_local];
       if (c.needs_dns()) continue;
-      if (take_local(p, p.next_local, co_await c.evaluate(request, context))) break;
+      p.slots[p.next_local] = co_await c.evaluate(request, context);
+      if (ends_search(p, p.next_local)) break;
     }
     plan_dns(request, context, p);
   }
@@ -64,8 +66,7 @@ asio::awaitable<void> Pipeline::finish(const PolicyRequest& request, CheckContex
 }
 
 // A local check's verdict; true when it ends the local checks (a final verdict, or a bypass).
-bool Pipeline::take_local(Progress& p, std::size_t i, Verdict verdict) const {
-  p.slots[i] = std::move(verdict);
+bool Pipeline::ends_search(Progress& p, std::size_t i) const {
   if (!p.slots[i]->final && p.slots[i]->kind != VerdictKind::Bypass) return false;
   p.cutoff = checks_[i]->stage();
   p.cut = true;

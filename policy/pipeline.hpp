@@ -47,7 +47,8 @@ class Pipeline {
   const std::vector<std::unique_ptr<Check>>& checks() const noexcept { return checks_; }
 
  private:
-  bool take_local(Progress& progress, std::size_t i, Verdict verdict) const;
+  // Whether the verdict in slot i (final, or a Bypass) ends the search: checks of later stages are cut.
+  bool ends_search(Progress& progress, std::size_t i) const;
   void plan_dns(const PolicyRequest& request, CheckContext& context, Progress& progress) const;
 
   std::vector<std::unique_ptr<Check>> checks_;
