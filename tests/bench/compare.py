@@ -214,8 +214,7 @@ class Bench:
         """One pass over the whole corpus per worker thread: each has caches of its own, and a connection
         stays on one worker, so one client per thread, connected at once (the least busy worker takes each)."""
         if threads < 2:
-            self.loadgen_run("spfgate warm-up (one connection)", target, self.warm, 1, 2000, record=False)
-            return
+            return  # the first pass warmed the only worker
         out = [subprocess.Popen([self.loadgen, "-c", "1", "-n", "2000", "--timeout", "30000", target, self.warm],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                for _ in range(threads)]
@@ -252,7 +251,8 @@ class Bench:
             for i in range(self.args.repeat):
                 before = dns_queries(self.metrics_port)
                 r = self.loadgen_run("spfgate daemon paced %d/s #%d" % (rate, i + 1), self.daemon_target, self.warm,
-                                     100, rate * self.args.paced_seconds, warmup=2, rate=rate)
+                                     100, min(self.args.requests, rate * self.args.paced_seconds), warmup=2,
+                                     rate=rate)
                 # Upstream queries during the run: not 0 when cached answers expired in it (a warm run has none).
                 r["dns_queries"] = dns_queries(self.metrics_port) - before
                 runs.append(r)
@@ -269,7 +269,6 @@ class Bench:
             log("spfgate daemon, threads = 1: the same 100 connections")
             p, target = self.start_daemon("spfgate-1", threads=1)
             self.loadgen_run("spfgate threads=1 warm-up", target, self.warm, 20, 2000, record=False)
-            self.warm_workers(target, 1)
             single = [self.loadgen_run("spfgate daemon threads=1 #%d" % (i + 1), target, self.warm, 100,
                                        self.args.requests, warmup=2) for i in range(self.args.repeat)]
             self.results["memory"]["single_thread_rss_after_100_connections_kb"] = rss_kb(p.pid)
