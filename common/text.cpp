@@ -192,8 +192,9 @@ bool valid_hostname(std::string_view name) noexcept {
 
 void ascii_lower_in_place(std::string& text) noexcept {
   std::size_t i = 0;
-  // Eight bytes at a time: a byte is upper case when it is ASCII, at least 'A' and not above 'Z'; adding to
-  // its low seven bits carries into its high bit exactly then, and never into the next byte (0x7F + 0x3F).
+  // Eight bytes at a time. A byte's low seven bits plus 0x3F reach its high bit when they are at least 'A',
+  // plus 0x25 when they are above 'Z' (neither carries into the next byte: at most 0x7F + 0x3F); the two
+  // differ for 'A' to 'Z', and the byte is ASCII when its own high bit is clear.
   for (; i + 8 <= text.size(); i += 8) {
     std::uint64_t w;
     std::memcpy(&w, text.data() + i, sizeof w);

@@ -65,7 +65,7 @@ asio::awaitable<void> Pipeline::finish(const PolicyRequest& request, CheckContex
   p.waiting.clear();
 }
 
-// A local check's verdict; true when it ends the local checks (a final verdict, or a bypass).
+// True when the verdict in slot i ends the local checks (a final verdict, or a bypass).
 bool Pipeline::ends_search(Progress& p, std::size_t i) const {
   if (!p.slots[i]->final && p.slots[i]->kind != VerdictKind::Bypass) return false;
   p.cutoff = checks_[i]->stage();

@@ -111,7 +111,7 @@ TEST(Sanitize, WordAtATimeScanMatchesByteByByte) {
 
 // ascii_lower() changes eight bytes at a time: every byte value at every position of texts of 1 to 24
 // bytes (so in the word-at-a-time part and in the byte-by-byte tail) against the byte-by-byte rule, with
-// the other bytes upper-case letters, '@', '[', '`', '{' (the neighbours of both ranges) and bytes >= 0x80.
+// the other bytes 'A', 'Z', their neighbours '@', '[', '`', '{', the same with the high bit set, and 'a', 'z'.
 TEST(Text, LowerCasesEightBytesAtATimeExactlyAsByteByByte) {
   auto model = [](std::string s) {
     for (char& c : s)
@@ -122,7 +122,7 @@ TEST(Text, LowerCasesEightBytesAtATimeExactlyAsByteByByte) {
   for (std::size_t length = 1; length <= 24; ++length)
     for (std::size_t at = 0; at < length; ++at)
       for (int byte = 0; byte < 256; ++byte) {
-        std::string text(length, 'M');
+        std::string text(length, '\0');
         for (std::size_t k = 0; k < length; ++k) text[k] = fillers[(k + length + byte) % fillers.size()];
         text[at] = static_cast<char>(byte);
         ASSERT_EQ(spfgate::ascii_lower(text), model(text)) << "length " << length << " at " << at << " byte " << byte;
