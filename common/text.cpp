@@ -196,8 +196,7 @@ void ascii_lower_in_place(std::string& text) noexcept {
   // plus 0x25 when they are above 'Z' (neither carries into the next byte: at most 0x7F + 0x3F); the two
   // differ for 'A' to 'Z', and the byte is ASCII when its own high bit is clear.
   for (; i + 8 <= text.size(); i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, text.data() + i, sizeof w);
+    std::uint64_t w = word_at(text, i);
     const std::uint64_t low7 = w & ~kHighs;
     const std::uint64_t at_least_a = low7 + kOnes * (0x80 - 'A');
     const std::uint64_t above_z = low7 + kOnes * (0x7F - 'Z');
